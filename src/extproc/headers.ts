@@ -1,0 +1,42 @@
+// HeaderMap ⇄ header lists. Envoy sends values in raw_value (older Envoys in
+// value); we write raw_value only, since Envoy rejects entries with both.
+import type { HeaderList } from '../http';
+import type { HeaderMap, HeaderMutation, HeaderValueOption } from './messages';
+
+export interface SplitHeaders {
+  /** Pseudo-headers (:method, :path, :authority, :scheme) by name. */
+  readonly pseudo: ReadonlyMap<string, string>;
+  readonly regular: HeaderList;
+}
+
+export function readHeaderMap(map: HeaderMap | undefined): SplitHeaders {
+  const pseudo = new Map<string, string>();
+  const regular: Array<readonly [string, string]> = [];
+  for (const entry of map?.headers ?? []) {
+    const name = entry.key.toLowerCase();
+    const value = entry.raw_value !== undefined && entry.raw_value.length > 0 ? entry.raw_value.toString('latin1') : (entry.value ?? '');
+    if (name.startsWith(':')) pseudo.set(name, value);
+    else regular.push([name, value]);
+  }
+  return { pseudo, regular };
+}
+
+// Envoy drops these from local replies anyway, or recomputes them.
+const NOT_SENT = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer', 'content-length', 'host']);
+
+/**
+ * Header lines → set_headers. The first line of a name overwrites
+ * (append: false); further lines of the same name append, which is how
+ * several set-cookie or multi-value headers reach the client.
+ */
+export function toHeaderMutation(headers: HeaderList): HeaderMutation {
+  const seen = new Set<string>();
+  const set_headers: HeaderValueOption[] = [];
+  for (const [rawName, value] of headers) {
+    const name = rawName.toLowerCase();
+    if (name.startsWith(':') || NOT_SENT.has(name)) continue;
+    set_headers.push({ header: { key: name, raw_value: Buffer.from(value, 'latin1') }, append: { value: seen.has(name) } });
+    seen.add(name);
+  }
+  return { set_headers };
+}

@@ -1,0 +1,40 @@
+// Loads the ext_proc and health schemas from proto/ once per process.
+import { join } from 'node:path';
+import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync, type Options } from '@grpc/proto-loader';
+
+export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
+
+export const PROTO_OPTIONS: Options = {
+  keepCase: true,
+  longs: Number,
+  enums: Number,
+  bytes: Buffer,
+  defaults: false,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+export interface Schemas {
+  readonly extProc: ServiceDefinition;
+  readonly health: ServiceDefinition;
+}
+
+let cached: Schemas | undefined;
+
+export function loadSchemas(): Schemas {
+  if (cached !== undefined) return cached;
+  const definition = loadSync(['envoy/service/ext_proc/v3/external_processor.proto', 'grpc/health/v1/health.proto'], PROTO_OPTIONS);
+  const root = loadPackageDefinition(definition);
+  cached = {
+    extProc: serviceOf(root, ['envoy', 'service', 'ext_proc', 'v3', 'ExternalProcessor']),
+    health: serviceOf(root, ['grpc', 'health', 'v1', 'Health']),
+  };
+  return cached;
+}
+
+function serviceOf(root: GrpcObject, path: string[]): ServiceDefinition {
+  let node: unknown = root;
+  for (const part of path) node = (node as Record<string, unknown>)[part];
+  return (node as { service: ServiceDefinition }).service;
+}

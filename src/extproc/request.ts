@@ -1,0 +1,38 @@
+// Per-stream request state → the plain HttpRequest the handler takes.
+import { randomUUID } from 'node:crypto';
+import type { HeaderList, HttpRequest } from '../http';
+import type { SplitHeaders } from './headers';
+
+export interface RequestHead {
+  readonly method: string;
+  readonly path: string;
+  readonly pathname: string;
+  readonly query: string;
+  readonly authority: string;
+  readonly scheme: string;
+  readonly headers: HeaderList;
+  readonly receivedAt: number;
+  readonly requestId: string;
+}
+
+export function toRequestHead(split: SplitHeaders, receivedAt: number): RequestHead {
+  const path = split.pseudo.get(':path') ?? '/';
+  const q = path.indexOf('?');
+  const headers = split.regular;
+  return {
+    method: split.pseudo.get(':method') ?? 'GET',
+    path,
+    pathname: q === -1 ? path : path.slice(0, q),
+    query: q === -1 ? '' : path.slice(q + 1),
+    authority: split.pseudo.get(':authority') ?? headers.find(([name]) => name === 'host')?.[1] ?? '',
+    scheme: split.pseudo.get(':scheme') ?? 'http',
+    headers,
+    receivedAt,
+    requestId: headers.find(([name]) => name === 'x-request-id')?.[1] ?? randomUUID(),
+  };
+}
+
+export function toHttpRequest(head: RequestHead, chunks: readonly Buffer[] | null): HttpRequest {
+  const body = chunks === null ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  return { ...head, body };
+}

@@ -1,0 +1,50 @@
+// Builders for every message the server sends to Envoy.
+import type { HttpResponse } from '../http';
+import { toHeaderMutation } from './headers';
+import type { ProcessingMode, ProcessingResponse, RequestCase } from './messages';
+
+const CONTINUE: ProcessingResponse['request_headers'] = { response: { status: 0 } };
+
+/** CONTINUE of the kind that answers the given request message. */
+export function continueFor(kind: RequestCase): ProcessingResponse {
+  switch (kind) {
+    case 'request_headers':
+      return { request_headers: CONTINUE };
+    case 'response_headers':
+      return { response_headers: CONTINUE };
+    case 'request_body':
+      return { request_body: CONTINUE };
+    case 'response_body':
+      return { response_body: CONTINUE };
+    case 'request_trailers':
+      return { request_trailers: {} };
+    case 'response_trailers':
+      return { response_trailers: {} };
+  }
+}
+
+export function immediateResponse(response: HttpResponse, details: string): ProcessingResponse {
+  const headers = response.headers.some(([name]) => name === 'content-type')
+    ? response.headers
+    : // Envoy would label any body text/plain; say what Lambda's bytes are.
+      [...response.headers, ['content-type', response.body.length > 0 ? 'application/octet-stream' : 'text/plain'] as const];
+  return {
+    immediate_response: {
+      // A number: Envoy's StatusCode enum has gaps (418) but carries any value.
+      status: { code: response.status },
+      headers: toHeaderMutation(headers),
+      body: response.body,
+      details,
+    },
+  };
+}
+
+/** Keeps Envoy's message timer from firing while a slow function runs. */
+export function overrideTimeout(ms: number): ProcessingResponse {
+  return { override_message_timeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 } };
+}
+
+export function requestBufferedBody(): ProcessingResponse {
+  const mode: ProcessingMode = { request_body_mode: 2 };
+  return { request_headers: CONTINUE, mode_override: mode };
+}

@@ -1,0 +1,254 @@
+// One Envoy HTTP request = one Process stream. Receive, switch on the message
+// case, call one small phase function, send exactly one answer per message.
+import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { RouteConfig } from '../config/schema';
+import { toErrorResponse } from '../error-response';
+import { LambdaExtprocError } from '../errors';
+import type { HttpRequest, HttpResponse } from '../http';
+import { selectRoute, type MatchResult, type RouteTable } from '../routing';
+import { readHeaderMap } from './headers';
+import { BodySendMode, type HttpBody, type HttpHeaders, type ProcessingRequest, type ProcessingResponse, type RequestCase } from './messages';
+import { toHttpRequest, toRequestHead, type RequestHead } from './request';
+import { continueFor, immediateResponse, overrideTimeout } from './responses';
+
+/** What the route handler returns: the response, and what the log needs. */
+export interface Outcome {
+  readonly response: HttpResponse;
+  readonly error?: LambdaExtprocError;
+  readonly lambdaRequestId?: string;
+}
+
+/** The stream's only way to reach Lambda, wired in by main. */
+export type RouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, signal: AbortSignal) => Promise<Outcome>;
+
+/** Routes and handler in force when a stream opens; a reload swaps them for new streams only. */
+export interface Generation {
+  readonly table: RouteTable;
+  readonly handle: RouteHandler;
+}
+
+export interface RequestRecord {
+  readonly route: string;
+  readonly functionName: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  readonly requestId: string;
+  readonly lambdaRequestId?: string;
+  readonly traceId?: string;
+  readonly error?: LambdaExtprocError;
+}
+
+export interface StreamEvents {
+  streamOpened(): void;
+  streamClosed(): void;
+  requestDone(record: RequestRecord): void;
+  /** Envoy cancelled the stream before it got its answer. */
+  requestCancelled(route: string, latencyMs: number): void;
+  protocolError(message: string): void;
+}
+
+export interface StreamOptions {
+  readonly current: () => Generation;
+  readonly events: StreamEvents;
+  /** Envoy's message_timeout (ms): past it, ask Envoy for the route's timeout. */
+  readonly envoyMessageTimeout: number;
+  /** Largest request body accepted, summed over chunks. */
+  readonly maxBodyBytes: number;
+}
+
+type Phase = 'start' | 'body' | 'invoking' | 'passthrough' | 'done';
+
+const ROUTE_METADATA = 'x-lambda-extproc-route';
+const ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc';
+
+export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>, options: StreamOptions): void {
+  const generation = options.current();
+  const events = options.events;
+  const abort = new AbortController();
+  const metadataValue = call.metadata.get(ROUTE_METADATA)[0];
+  const metadataRoute = metadataValue === undefined ? undefined : String(metadataValue);
+  let phase: Phase = 'start';
+  let bodyMode: number | undefined;
+  let head: RequestHead | undefined;
+  let route: RouteConfig | undefined;
+  let match: MatchResult | undefined;
+  let chunks: Buffer[] = [];
+  let bodyBytes = 0;
+  let closed = false;
+  let queue = Promise.resolve();
+
+  events.streamOpened();
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    events.streamClosed();
+  };
+
+  call.on('data', (message: ProcessingRequest) => {
+    // Messages are handled one at a time, in order, so answers keep Envoy's order.
+    queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
+  });
+  call.on('cancelled', () => {
+    if (phase === 'invoking' && route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
+    if (phase !== 'done') phase = 'done';
+    abort.abort();
+    close();
+  });
+  call.on('error', () => abort.abort());
+  call.on('end', () => {
+    // Envoy half-closed: finish with OK unless an answer is still being made.
+    if (phase !== 'invoking' && phase !== 'body') finish();
+  });
+  call.on('close', close);
+
+  function send(response: ProcessingResponse): void {
+    if (!call.cancelled && !call.destroyed) call.write(response);
+  }
+
+  function finish(): void {
+    phase = 'done';
+    if (!call.cancelled && !call.writableEnded) call.end();
+    close();
+  }
+
+  function fail(code: GrpcStatus, details: string): void {
+    if (phase === 'done') return;
+    phase = 'done';
+    abort.abort();
+    events.protocolError(details);
+    if (!call.cancelled) call.emit('error', { code, details, name: 'ProtocolError', message: details });
+    close();
+  }
+
+  async function onMessage(message: ProcessingRequest): Promise<void> {
+    // After the answer Envoy may still deliver queued messages: they need none.
+    if (phase === 'done') return;
+    // Observability mode is send-and-forget: Envoy ignores any reply.
+    if (message.observability_mode === true) return;
+    if (message.protocol_config !== undefined && bodyMode === undefined) bodyMode = message.protocol_config.request_body_mode ?? BodySendMode.NONE;
+    const kind = message.request;
+    switch (kind) {
+      case 'request_headers':
+        return onRequestHeaders(message, message.request_headers ?? {});
+      case 'request_body':
+        return onRequestBody(message.request_body ?? {});
+      case 'request_trailers':
+        return onRequestTrailers();
+      case 'response_headers':
+      case 'response_body':
+      case 'response_trailers':
+        // Sent when Envoy processes responses of requests we let through.
+        return onResponsePhase(kind);
+      default:
+        return fail(GrpcStatus.INVALID_ARGUMENT, 'ProcessingRequest carries no request message (empty oneof)');
+    }
+  }
+
+  async function onRequestHeaders(message: ProcessingRequest, headers: HttpHeaders): Promise<void> {
+    if (phase !== 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_headers received twice on one stream');
+    head = toRequestHead(readHeaderMap(headers.headers), Date.now());
+    const xdsRouteName = message.attributes?.[ATTRIBUTES_KEY]?.fields?.['xds.route_name']?.string_value;
+    const selection = selectRoute(generation.table, { metadataRoute, xdsRouteName, method: head.method, pathname: head.pathname });
+    if (selection.kind === 'none') {
+      phase = 'passthrough';
+      return send(continueFor('request_headers'));
+    }
+    if (selection.kind === 'unknown') {
+      const error = new LambdaExtprocError('unknown_route', `no route named "${selection.name}" (from gRPC metadata ${ROUTE_METADATA})`);
+      return answer(toErrorResponse(error), selection.name, '', error);
+    }
+    route = selection.route.config;
+    match = selection.match;
+    if (headers.end_of_stream === true) return invoke(null);
+    if (bodyMode === BodySendMode.NONE) {
+      const error = new LambdaExtprocError('body_mode', 'request has a body but Envoy sends none: set request_body_mode: BUFFERED in the Envoy ext_proc filter');
+      return answer(toErrorResponse(error), route.name, route.function_name, error);
+    }
+    phase = 'body';
+    send(continueFor('request_headers'));
+  }
+
+  async function onRequestBody(body: HttpBody): Promise<void> {
+    if (phase === 'passthrough') return send(continueFor('request_body'));
+    if (phase === 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_body received before request_headers');
+    if (phase !== 'body' || route === undefined) return fail(GrpcStatus.FAILED_PRECONDITION, 'request_body received after the body was complete');
+    const chunk = body.body ?? Buffer.alloc(0);
+    bodyBytes += chunk.length;
+    if (bodyBytes > options.maxBodyBytes) {
+      chunks = [];
+      const error = new LambdaExtprocError('payload_too_large', `request body exceeds ${options.maxBodyBytes} bytes`);
+      return answer(toErrorResponse(error), route.name, route.function_name, error);
+    }
+    chunks.push(chunk);
+    if (body.end_of_stream === true || bodyMode === BodySendMode.BUFFERED) return invoke(chunks);
+    if (bodyMode === BodySendMode.BUFFERED_PARTIAL) {
+      // Envoy hit its buffer limit and sent part of the body: never invoke with half a body.
+      chunks = [];
+      const error = new LambdaExtprocError('body_truncated', 'Envoy sent a partial body (BUFFERED_PARTIAL buffer limit reached)');
+      return answer(toErrorResponse(error), route.name, route.function_name, error);
+    }
+    // STREAMED (or an Envoy that does not say): every chunk but the last is let through.
+    send(continueFor('request_body'));
+  }
+
+  async function onRequestTrailers(): Promise<void> {
+    // Trailers end a body that arrived without end_of_stream.
+    if (phase === 'body') return invoke(chunks);
+    if (phase === 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_trailers received before request_headers');
+    send(continueFor('request_trailers'));
+  }
+
+  async function onResponsePhase(kind: RequestCase): Promise<void> {
+    if (phase === 'passthrough') return send(continueFor(kind));
+    return fail(GrpcStatus.FAILED_PRECONDITION, `${kind} received before the request was answered`);
+  }
+
+  async function invoke(body: Buffer[] | null): Promise<void> {
+    if (head === undefined || route === undefined || match === undefined) return;
+    phase = 'invoking';
+    const request = toHttpRequest(head, body);
+    const current = route;
+    const timer = scheduleTimeoutOverride(current.timeout);
+    try {
+      const outcome = await generation.handle(request, current, match, abort.signal);
+      if (phase !== 'invoking') return; // cancelled while Lambda ran
+      answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      chunks = [];
+    }
+  }
+
+  // Envoy's message_timeout (200 ms by default) is far below a Lambda call:
+  // shortly before it fires, ask once for the route's timeout plus a margin.
+  function scheduleTimeoutOverride(routeTimeout: number): NodeJS.Timeout | undefined {
+    const limit = options.envoyMessageTimeout;
+    if (routeTimeout < limit) return undefined;
+    const margin = Math.min(50, Math.floor(limit / 4));
+    return setTimeout(() => {
+      if (phase === 'invoking') send(overrideTimeout(routeTimeout + 1000));
+    }, Math.max(1, limit - margin));
+  }
+
+  function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string): void {
+    send(immediateResponse(response, error === undefined ? 'lambda_extproc_response' : `lambda_extproc_${error.kind}`));
+    // End with OK at once, so an Envoy that closes gracefully is not left waiting.
+    finish();
+    if (head === undefined) return;
+    const traceId = response.headers.find(([name]) => name === 'x-amzn-trace-id')?.[1];
+    events.requestDone({
+      route: routeName,
+      functionName,
+      method: head.method,
+      path: head.path,
+      status: response.status,
+      latencyMs: Date.now() - head.receivedAt,
+      requestId: head.requestId,
+      ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }),
+      ...(traceId === undefined ? {} : { traceId }),
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+}

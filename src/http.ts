@@ -1,0 +1,37 @@
+// The plain values that cross the boundary between the ext_proc stream and
+// the route handler. Neither side knows the other's protocol.
+
+/** Header lines in arrival order; names are lower-case, names may repeat. */
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
+export interface HttpRequest {
+  readonly method: string;
+  /** `:path` as Envoy sent it, query included. */
+  readonly path: string;
+  /** Path without the query string. */
+  readonly pathname: string;
+  /** Raw query string without the leading `?` ('' when none). */
+  readonly query: string;
+  readonly authority: string;
+  readonly scheme: string;
+  /** Regular headers (no pseudo-headers), lower-case names, in order. */
+  readonly headers: HeaderList;
+  /** null when the request has no body at all. */
+  readonly body: Buffer | null;
+  /** Milliseconds since the epoch when the first message arrived. */
+  readonly receivedAt: number;
+  /** Envoy's x-request-id, or one we made. */
+  readonly requestId: string;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: HeaderList;
+  readonly body: Buffer;
+}
+
+/** First value of a header, or undefined. */
+export function headerValue(headers: HeaderList, name: string): string | undefined {
+  for (const [key, value] of headers) if (key === name) return value;
+  return undefined;
+}

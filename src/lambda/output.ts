@@ -1,0 +1,57 @@
+// Lambda's answer → the client's response, as Kong's plugin builds it.
+import type { HeaderList, HttpResponse } from '../http';
+import type { LambdaResult } from './invoke';
+import { toProxyResponse } from './proxy-output';
+
+export interface OutputOptions {
+  readonly unhandled_status?: number | undefined;
+  readonly handled_status?: number | undefined;
+  readonly is_proxy_integration: boolean;
+  readonly empty_arrays_mode: 'legacy' | 'correct';
+  readonly awsgateway_compatible: boolean;
+  readonly awsgateway_compatible_payload_version: '1.0' | '2.0';
+}
+
+// Hop-by-hop headers, lengths (recomputed by Envoy) and Date (Envoy sets its own).
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer', 'content-length', 'date']);
+
+export function toClientResponse(result: LambdaResult, options: OutputOptions): HttpResponse {
+  const headers = passThroughHeaders(result.headers);
+  if (options.is_proxy_integration) return toProxyResponse(result.body, headers, options.awsgateway_compatible && options.awsgateway_compatible_payload_version === '2.0');
+  const functionError = headerOf(result.headers, 'x-amz-function-error');
+  let status = result.status;
+  if (functionError === 'Unhandled' && options.unhandled_status !== undefined) status = options.unhandled_status;
+  if (functionError === 'Handled' && options.handled_status !== undefined) status = options.handled_status;
+  const body = options.empty_arrays_mode === 'legacy' ? rewriteEmptyArrays(result.body, headers) : result.body;
+  return { status, headers, body };
+}
+
+export function passThroughHeaders(headers: HeaderList): HeaderList {
+  return headers.filter(([name]) => !DROPPED.has(name) && !name.startsWith(':'));
+}
+
+function headerOf(headers: HeaderList, name: string): string | undefined {
+  return headers.find(([key]) => key === name)?.[1];
+}
+
+// Kong's `empty_arrays_mode: legacy`: every empty JSON array becomes `{}`.
+// The only path that parses and re-encodes a function's output.
+function rewriteEmptyArrays(body: Buffer, headers: HeaderList): Buffer {
+  const type = headerOf(headers, 'content-type')?.toLowerCase() ?? '';
+  if (!/application\/.*json/.test(type) || body.length === 0) return body;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return body;
+  }
+  return Buffer.from(JSON.stringify(replaceEmptyArrays(parsed)), 'utf8');
+}
+
+function replaceEmptyArrays(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 0 ? {} : value.map(replaceEmptyArrays);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replaceEmptyArrays(item)]));
+  }
+  return value;
+}

@@ -1,0 +1,73 @@
+// Resolves each route's Lambda target once (region, endpoint, credentials,
+// client) and invokes it. Caches are passed in so they outlive a reload.
+import type { RouteConfig } from '../config/schema';
+import { resolveLambdaEndpoint } from '../aws/endpoint';
+import { regionOfFunctionArn, resolveRegion } from '../aws/region';
+import type { CredentialCache } from '../aws/credentials';
+import { LambdaExtprocError } from '../errors';
+import type { LambdaClientCache } from './client';
+import { invokeLambda, type InvokeTarget, type LambdaResult } from './invoke';
+
+export interface LambdaDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly credentials: CredentialCache;
+  readonly clients: LambdaClientCache;
+}
+
+export type RouteInvoker = (route: RouteConfig, payload: Uint8Array, signal: AbortSignal) => Promise<LambdaResult>;
+
+export interface ResolvedTarget {
+  readonly target: InvokeTarget;
+  readonly region: string | undefined;
+  readonly endpoint: string | undefined;
+  /** Set when the route cannot be invoked; each request answers with it. */
+  readonly problem: LambdaExtprocError | undefined;
+}
+
+export function resolveTarget(route: RouteConfig, env: NodeJS.ProcessEnv): ResolvedTarget {
+  const region = resolveRegion(route, env);
+  const endpoint = resolveLambdaEndpoint(route, region, env);
+  const target: InvokeTarget = {
+    functionName: route.function_name,
+    qualifier: route.qualifier,
+    invocationType: route.invocation_type,
+    logType: route.log_type,
+    timeout: route.timeout,
+  };
+  const arnRegion = regionOfFunctionArn(route.function_name);
+  let problem: LambdaExtprocError | undefined;
+  if (region === undefined) {
+    problem = new LambdaExtprocError('no_region', `route ${route.name}: no region or host specified`);
+  } else if (arnRegion !== undefined && arnRegion !== region) {
+    problem = new LambdaExtprocError('config', `route ${route.name}: function_name is in ${arnRegion} but the route signs for ${region}`);
+  }
+  return { target, region, endpoint, problem };
+}
+
+export function createRouteInvoker(routes: readonly RouteConfig[], deps: LambdaDeps): RouteInvoker {
+  const byName = new Map(
+    routes.map((route) => {
+      const resolved = resolveTarget(route, deps.env);
+      if (resolved.problem !== undefined || resolved.region === undefined) {
+        const problem = resolved.problem ?? new LambdaExtprocError('no_region', `route ${route.name}: no region or host specified`);
+        return [route.name, { call: () => Promise.reject(problem) }] as const;
+      }
+      const source = deps.credentials.sourceFor(route);
+      const client = deps.clients.clientFor({
+        region: resolved.region,
+        endpoint: resolved.endpoint,
+        credentialsKey: source.key,
+        credentials: source.provider,
+        keepalive: route.keepalive,
+        proxyUrl: route.proxy_url,
+      });
+      const target = resolved.target;
+      return [route.name, { call: (payload: Uint8Array, signal: AbortSignal) => invokeLambda(client, target, payload, signal) }] as const;
+    }),
+  );
+  return (route, payload, signal) => {
+    const entry = byName.get(route.name);
+    if (entry === undefined) return Promise.reject(new LambdaExtprocError('internal', `route ${route.name} has no Lambda target`));
+    return entry.call(payload, signal);
+  };
+}

@@ -1,0 +1,45 @@
+// Query and form argument parsing with OpenResty's rules, which Kong's
+// payloads are made of: repeated keys become arrays, a key without `=` is
+// `true`, `+` is a space, bad percent escapes are kept as they are.
+
+export type ArgValue = string | boolean | Array<string | boolean>;
+export type Args = Record<string, ArgValue>;
+
+/** OpenResty's default lua_max_uri_args / lua_max_post_args. */
+export const MAX_ARGS = 100;
+
+export function parseArgs(text: string): Args {
+  const args: Args = Object.create(null) as Args;
+  if (text === '') return args;
+  let count = 0;
+  for (const part of text.split('&')) {
+    if (part === '') continue;
+    if (count++ >= MAX_ARGS) break;
+    const eq = part.indexOf('=');
+    const key = decodeComponent(eq === -1 ? part : part.slice(0, eq));
+    if (key === '') continue;
+    const value: string | boolean = eq === -1 ? true : decodeComponent(part.slice(eq + 1));
+    const existing = args[key];
+    if (existing === undefined) args[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else args[key] = [existing, value];
+  }
+  return { ...args };
+}
+
+function decodeComponent(text: string): string {
+  const spaced = text.includes('+') ? text.replace(/\+/g, ' ') : text;
+  if (!spaced.includes('%')) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    // Decode the valid escapes one by one, keep the rest literally.
+    return spaced.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}

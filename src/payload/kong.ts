@@ -1,0 +1,72 @@
+// Kong's default payloads: the legacy merged-arguments object, and the
+// forward_request_* object.
+import type { HttpRequest } from '../http';
+import { parseArgs, type Args, MAX_ARGS } from './args';
+import { parseBodyArgs } from './body';
+
+export interface ForwardOptions {
+  readonly forward_request_method: boolean;
+  readonly forward_request_uri: boolean;
+  readonly forward_request_headers: boolean;
+  readonly forward_request_body: boolean;
+  readonly base64_encode_body: boolean;
+}
+
+/** Query args merged with body args (body wins); a JSON array body alone is the payload. */
+export function buildLegacyPayload(request: HttpRequest): unknown {
+  const query = parseArgs(request.query);
+  const body = parseBodyArgs(request.headers, request.body);
+  if (body.kind !== 'args') return query;
+  if (Array.isArray(body.value)) {
+    if (Object.keys(query).length === 0) return body.value;
+    return { ...query, ...Object.fromEntries(body.value.map((item, index) => [String(index + 1), item])) };
+  }
+  return { ...query, ...body.value };
+}
+
+// Kong sends these bodies as text; every other unparsed type is base64.
+const TEXT_TYPES = new Set(['text/plain', 'text/html', 'application/xml', 'text/xml', 'application/soap+xml']);
+
+export function buildForwardPayload(request: HttpRequest, options: ForwardOptions, skippedBody: boolean): Record<string, unknown> {
+  const payload: Record<string, unknown> = {};
+  if (options.forward_request_method) payload.request_method = request.method;
+  if (options.forward_request_headers) payload.request_headers = headerArgs(request);
+  if (options.forward_request_uri) {
+    payload.request_uri = request.path;
+    payload.request_uri_args = parseArgs(request.query);
+  }
+  if (options.forward_request_body) {
+    const body = skippedBody ? null : request.body;
+    const parsed = parseBodyArgs(request.headers, body);
+    const text = body === null ? '' : body.toString('utf8');
+    if (parsed.kind === 'unsupported') {
+      const contentType = request.headers.find(([name]) => name === 'content-type')?.[1];
+      if (options.base64_encode_body && (contentType === undefined || !TEXT_TYPES.has(contentType))) {
+        payload.request_body = body === null ? '' : body.toString('base64');
+        payload.request_body_base64 = true;
+      } else {
+        payload.request_body = text;
+      }
+      payload.request_body_args = {};
+    } else {
+      payload.request_body = text;
+      if (parsed.kind === 'args') payload.request_body_args = parsed.value;
+    }
+  }
+  return payload;
+}
+
+/** Kong's get_headers(): lower-case names (host included), repeats as arrays, at most 100. */
+function headerArgs(request: HttpRequest): Args {
+  const headers: Args = {};
+  const lines: Array<readonly [string, string]> = [['host', request.authority], ...request.headers.filter(([name]) => name !== 'host')];
+  let count = 0;
+  for (const [name, value] of lines) {
+    if (count++ >= MAX_ARGS) break;
+    const existing = headers[name];
+    if (existing === undefined) headers[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else headers[name] = [existing, value];
+  }
+  return headers;
+}

@@ -1,0 +1,50 @@
+// A matched request → payload → Lambda → the client's response. Never throws:
+// failures become their error response, and the cause is returned for the log.
+import type { RouteConfig } from './config/schema';
+import { toErrorResponse } from './error-response';
+import { LambdaExtprocError, toLambdaExtprocError } from './errors';
+import type { HttpRequest, HttpResponse } from './http';
+import type { LambdaResult } from './lambda/invoke';
+import { toClientResponse } from './lambda/output';
+import { buildPayload } from './payload/build';
+import type { MatchResult } from './routing';
+
+/** Lambda's synchronous invocation payload limit. */
+export const LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+
+export interface HandlerOutcome {
+  readonly response: HttpResponse;
+  readonly error?: LambdaExtprocError;
+  readonly lambdaRequestId?: string;
+  readonly skippedBody?: boolean;
+}
+
+export type Invoke = (route: RouteConfig, payload: Uint8Array, signal: AbortSignal) => Promise<LambdaResult>;
+
+export function createRouteHandler(invoke: Invoke) {
+  return async function handleRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, signal: AbortSignal): Promise<HandlerOutcome> {
+    let skippedBody = false;
+    let lambdaRequestId: string | undefined;
+    try {
+      const payload = buildPayload(request, route, match);
+      skippedBody = payload.skippedBody;
+      if (payload.bytes.length > LAMBDA_PAYLOAD_LIMIT) {
+        throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
+      }
+      const result = await invoke(route, payload.bytes, signal);
+      lambdaRequestId = result.headers.find(([name]) => name === 'x-amzn-requestid')?.[1];
+      const response = toClientResponse(result, route);
+      return { response, ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }), skippedBody };
+    } catch (thrown) {
+      const error = toLambdaExtprocError(thrown);
+      return {
+        response: toErrorResponse(error, route.preserve_lambda_api_error_code),
+        error,
+        ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }),
+        skippedBody,
+      };
+    }
+  };
+}
+
+export type RouteHandler = ReturnType<typeof createRouteHandler>;

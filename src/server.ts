@@ -1,0 +1,81 @@
+// The gRPC server: ext_proc and grpc.health.v1 on one port.
+import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { handleProcessStream, type StreamOptions } from './extproc/stream';
+import type { ProcessingRequest, ProcessingResponse } from './extproc/messages';
+import { loadSchemas } from './extproc/proto';
+import type { HealthState, ServingStatus } from './observability/health';
+
+export interface ServerOptions {
+  readonly listen: string;
+  readonly maxMessageBytes: number;
+  readonly stream: StreamOptions;
+  readonly health: HealthState;
+  readonly credentials?: ServerCredentials;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly server: Server;
+  /** Refuses new streams, waits for in-flight ones up to `timeoutMs`, then cuts the rest. */
+  drain(timeoutMs: number): Promise<'drained' | 'forced'>;
+}
+
+// Service names the health service answers for: '' means the whole server.
+const HEALTH_SERVICES = new Set(['', 'envoy.service.ext_proc.v3.ExternalProcessor']);
+const HEALTH_CODES: Record<ServingStatus, number> = { SERVING: 1, NOT_SERVING: 2 };
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const schemas = loadSchemas();
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+  });
+  server.addService(schemas.extProc, {
+    Process: (call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
+      if (options.health.status() !== 'SERVING') {
+        call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'lambda-extproc is shutting down' });
+        return;
+      }
+      handleProcessStream(call, options.stream);
+    },
+  });
+  server.addService(schemas.health, {
+    Check: (call: ServerUnaryCall<{ service?: string }, unknown>, callback: sendUnaryData<unknown>) => {
+      const service = call.request.service ?? '';
+      if (!HEALTH_SERVICES.has(service)) return callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service ${service}` });
+      callback(null, { status: HEALTH_CODES[options.health.status()] });
+    },
+    Watch: (call: ServerWritableStream<{ service?: string }, unknown>) => {
+      const service = call.request.service ?? '';
+      if (!HEALTH_SERVICES.has(service)) {
+        call.write({ status: 3 });
+        return;
+      }
+      call.write({ status: HEALTH_CODES[options.health.status()] });
+      const stop = options.health.watch((status) => call.write({ status: HEALTH_CODES[status] }));
+      call.on('cancelled', stop);
+      call.on('close', stop);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.listen, options.credentials ?? ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
+  options.health.set('SERVING');
+  return {
+    port,
+    server,
+    drain(timeoutMs) {
+      options.health.set('NOT_SERVING');
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve('forced');
+        }, timeoutMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve('drained');
+        });
+      });
+    },
+  };
+}

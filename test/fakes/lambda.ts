@@ -1,0 +1,131 @@
+// A loopback Lambda Invoke API that behaves like AWS's: it verifies SigV4,
+// answers 200/202/204 by invocation type with Amazon's headers, reports
+// function errors in X-Amz-Function-Error, and records every call.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson, startFakeServer, type FakeServer } from './http';
+import { verifySigV4 } from './sigv4';
+
+export interface Invocation {
+  readonly functionName: string;
+  readonly qualifier: string | undefined;
+  readonly invocationType: string;
+  readonly logType: string;
+  readonly payload: Buffer;
+  readonly accessKeyId: string;
+  readonly region: string;
+  readonly sessionToken: string | undefined;
+  readonly headers: IncomingMessage['headers'];
+  json(): unknown;
+}
+
+export interface FunctionAnswer {
+  /** Function output; defaults to the payload (an echo function). */
+  readonly body?: string | Buffer;
+  readonly functionError?: 'Unhandled' | 'Handled';
+  readonly delayMs?: number;
+  /** Answer as the Lambda API itself would fail, e.g. 429 TooManyRequestsException. */
+  readonly apiError?: { status: number; type: string; message: string; headers?: Record<string, string> };
+  readonly contentType?: string;
+  /** Misbehave on the wire: 'reset' drops the socket, 'truncate' sends half the body. */
+  readonly wire?: 'reset' | 'truncate';
+}
+
+export type FunctionBehaviour = (invocation: Invocation) => FunctionAnswer | Promise<FunctionAnswer>;
+
+export interface FakeLambdaOptions {
+  /** Access key id → secret key accepted by the signature check. */
+  readonly secrets: Record<string, string>;
+  readonly functions?: Record<string, FunctionBehaviour>;
+}
+
+export interface FakeLambda extends FakeServer {
+  readonly invocations: Invocation[];
+  readonly rejected: Array<{ code: string; accessKeyId?: string }>;
+  setFunction(name: string, behaviour: FunctionBehaviour): void;
+}
+
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
+export async function startFakeLambda(options: FakeLambdaOptions): Promise<FakeLambda> {
+  const invocations: Invocation[] = [];
+  const rejected: Array<{ code: string; accessKeyId?: string }> = [];
+  const functions = new Map(Object.entries(options.functions ?? {}));
+  const server = await startFakeServer(async (request, body, response) => {
+    const url = request.url ?? '/';
+    const verification = verifySigV4({ method: request.method ?? 'GET', url, headers: request.headers, body }, (id) => options.secrets[id]);
+    if (!verification.ok) {
+      rejected.push({ code: verification.code, ...(verification.accessKeyId === undefined ? {} : { accessKeyId: verification.accessKeyId }) });
+      return sendError(response, 403, verification.code, verification.message);
+    }
+    const [path = '', query = ''] = url.split('?');
+    const found = INVOKE_PATH.exec(path);
+    if (request.method !== 'POST' || found === null) return sendError(response, 404, 'UnknownOperationException', `unknown operation ${request.method} ${path}`);
+    const functionName = decodeURIComponent(found[1] ?? '');
+    const invocation: Invocation = {
+      functionName,
+      qualifier: new URLSearchParams(query).get('Qualifier') ?? undefined,
+      invocationType: header(request, 'x-amz-invocation-type') ?? 'RequestResponse',
+      logType: header(request, 'x-amz-log-type') ?? 'None',
+      payload: body,
+      accessKeyId: verification.accessKeyId,
+      region: verification.region,
+      sessionToken: verification.sessionToken,
+      headers: request.headers,
+      json: () => JSON.parse(body.toString('utf8')) as unknown,
+    };
+    invocations.push(invocation);
+    const behaviour = functions.get(functionName) ?? functions.get('*');
+    if (behaviour === undefined) {
+      return sendError(response, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${verification.region}:123456789012:function:${functionName}`);
+    }
+    const answer = await behaviour(invocation);
+    if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+    if (answer.apiError !== undefined) return sendError(response, answer.apiError.status, answer.apiError.type, answer.apiError.message, answer.apiError.headers);
+    const requestId = randomUUID();
+    const headers: Record<string, string> = {
+      'x-amzn-RequestId': requestId,
+      'X-Amzn-Trace-Id': `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`,
+      'X-Amz-Executed-Version': invocation.qualifier ?? '$LATEST',
+    };
+    if (invocation.logType === 'Tail') headers['X-Amz-Log-Result'] = Buffer.from(`START RequestId: ${requestId}\nEND RequestId: ${requestId}\n`).toString('base64');
+    if (answer.functionError !== undefined) headers['X-Amz-Function-Error'] = answer.functionError;
+    if (invocation.invocationType === 'Event') return send(response, 202, headers, Buffer.alloc(0), answer.wire);
+    if (invocation.invocationType === 'DryRun') return send(response, 204, headers, Buffer.alloc(0), answer.wire);
+    const output = answer.body === undefined ? body : Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body, 'utf8');
+    headers['Content-Type'] = answer.contentType ?? 'application/json';
+    headers['x-amzn-Remapped-Content-Length'] = '0';
+    return send(response, 200, headers, output, answer.wire);
+  });
+  return {
+    ...server,
+    invocations,
+    rejected,
+    setFunction(name, behaviour) {
+      functions.set(name, behaviour);
+    },
+  };
+}
+
+function send(response: ServerResponse, status: number, headers: Record<string, string>, body: Buffer, wire: FunctionAnswer['wire']): void {
+  if (wire === 'reset') {
+    response.socket?.destroy();
+    return;
+  }
+  response.writeHead(status, { ...headers, 'Content-Length': String(body.length) });
+  if (wire === 'truncate') {
+    response.write(body.subarray(0, Math.floor(body.length / 2)));
+    response.socket?.destroy();
+    return;
+  }
+  response.end(body);
+}
+
+function sendError(response: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(response, status, { Type: 'User', message }, { 'x-amzn-ErrorType': type, 'x-amzn-RequestId': randomUUID(), ...headers });
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
