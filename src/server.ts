@@ -39,6 +39,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       handleProcessStream(call, options.stream);
     },
   });
+  // Open Watch streams, ended once they have seen NOT_SERVING so a drain is not held up by them.
+  const watchers = new Set<ServerWritableStream<{ service?: string }, unknown>>();
   server.addService(schemas.health, {
     Check: (call: ServerUnaryCall<{ service?: string }, unknown>, callback: sendUnaryData<unknown>) => {
       const service = call.request.service ?? '';
@@ -53,8 +55,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       call.write({ status: HEALTH_CODES[options.health.status()] });
       const stop = options.health.watch((status) => call.write({ status: HEALTH_CODES[status] }));
-      call.on('cancelled', stop);
-      call.on('close', stop);
+      watchers.add(call);
+      const forget = () => {
+        stop();
+        watchers.delete(call);
+      };
+      call.on('cancelled', forget);
+      call.on('close', forget);
     },
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -66,6 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server,
     drain(timeoutMs) {
       options.health.set('NOT_SERVING');
+      for (const call of watchers) call.end();
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

@@ -1,0 +1,56 @@
+// SIGTERM while requests are in flight: every one gets its real answer, new
+// streams are refused, the process exits 0 within the drain timeout.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createEnvoyClient } from '../envoy-client';
+import { startFakeLambda } from '../fakes/lambda';
+import { startCli } from '../support/cli';
+import { watchHealth } from '../support/health-client';
+
+t.test('drains 200 in-flight requests on SIGTERM, refuses new streams, exits 0', async (t) => {
+  const lambda = await startFakeLambda({ secrets: { AKIDDRAIN: 'drain-secret' }, functions: { '*': () => ({ delayMs: 1500, body: '{"done":true}' }) } });
+  t.teardown(() => lambda.close());
+  const file = join(mkdtempSync(join(tmpdir(), 'lambda-extproc-drain-')), 'drain.yaml');
+  writeFileSync(
+    file,
+    `listen: 127.0.0.1:0
+drain_timeout: 10000
+routes:
+  - name: slow
+    match: { path_prefix: /slow }
+    function_name: Slow
+    aws_region: us-east-1
+    host: 127.0.0.1
+    port: ${lambda.port}
+    disable_https: true
+    aws_key: AKIDDRAIN
+    aws_secret: drain-secret
+`,
+  );
+  const cli = await startCli(['--config', file]);
+  const envoy = createEnvoyClient(`127.0.0.1:${cli.port}`);
+  t.teardown(() => envoy.close());
+  const inFlight = Array.from({ length: 200 }, (_, i) => envoy.send({ path: `/slow/${i}` }));
+  const deadline = Date.now() + 5000;
+  while (lambda.invocations.length < 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(lambda.invocations.length, 200, 'all 200 requests reached Lambda before SIGTERM');
+  const health = watchHealth(`127.0.0.1:${cli.port}`);
+  t.teardown(() => health.stop());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.same(health.seen, ['SERVING'], 'health is SERVING before the signal');
+  const started = Date.now();
+  const exited = cli.stop('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const late = await envoy.send({ path: '/slow/late' });
+  t.same(health.seen, ['SERVING', 'NOT_SERVING'], 'health turns NOT_SERVING as draining starts');
+  t.equal(late.outcome, 'error', 'a stream opened while draining is refused');
+  t.equal(late.grpcCode, 14, 'with UNAVAILABLE, so Envoy fails over per failure_mode_allow');
+  const results = await Promise.all(inFlight);
+  t.equal(results.filter((r) => r.status === 200 && r.body.toString() === '{"done":true}').length, 200, 'sent = answered: every in-flight request got its real answer');
+  t.equal(await exited, 0, 'exit 0');
+  t.ok(Date.now() - started < 10000, `exited after ${Date.now() - started} ms, within drain_timeout`);
+  t.equal(lambda.invocations.length, 200, 'the refused request never reached Lambda');
+  t.match(cli.output(), /"msg":"draining"/);
+});
