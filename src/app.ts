@@ -10,6 +10,7 @@ import type { Generation, StreamEvents } from './extproc/stream';
 import { createHealthState, type HealthState } from './observability/health';
 import type { Logger } from './observability/logger';
 import { startServer, type RunningServer } from './server';
+import { toServerCredentials } from './tls';
 
 export interface AppOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -39,6 +40,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   server = await startServer({
     listen: config.listen,
     maxMessageBytes: config.max_message_bytes,
+    credentials: toServerCredentials(config.tls),
     health,
     stream: {
       current: () => generation,

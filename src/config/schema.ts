@@ -1,5 +1,6 @@
 // The one definition of the config file: the validator, the TypeScript types
 // and the published JSON Schema all come from these zod schemas.
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 
 const hostname = z
@@ -115,11 +116,29 @@ function unwrapDefault(schema: z.ZodType): z.ZodType {
   return schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema;
 }
 
+const readableFile = z.string().min(1).refine((file) => {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'file is missing or unreadable');
+
+export const tlsSchema = z.strictObject({
+  cert_file: readableFile,
+  key_file: readableFile,
+  // Set to require and verify client certificates (mTLS).
+  client_ca_file: readableFile.optional(),
+});
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
     listen: listenAddress.default('127.0.0.1:50051'),
     admin: z.strictObject({ listen: listenAddress }).optional(),
+    // Reload when the file changes, as SIGHUP does (ConfigMap updates need no signal).
+    watch: z.boolean().default(false),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Envoy's ext_proc message_timeout in ms, so slow invocations can ask for more time.
     envoy_message_timeout: z.number().int().positive().default(200),
@@ -127,6 +146,8 @@ export const configSchema = z
     drain_timeout: z.number().int().positive().default(25000),
     // Largest gRPC message accepted: Lambda's 6 MiB payload plus headers and framing.
     max_message_bytes: z.number().int().positive().default(8 * 1024 * 1024),
+    // TLS (and mTLS with client_ca_file) on the gRPC port, for an Envoy outside the pod.
+    tls: tlsSchema.optional(),
     defaults: defaultsSchema.optional(),
     routes: z.array(routeSchema).min(1, 'must list at least one route'),
   })

@@ -1,5 +1,5 @@
 // A grpc.health.v1 client for tests: Check once, or Watch and record.
-import { credentials, loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, type ChannelCredentials, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { PROTO_OPTIONS } from '../../src/extproc/proto';
 
@@ -12,14 +12,14 @@ interface HealthClient {
   close(): void;
 }
 
-function connect(address: string): HealthClient {
+function connect(address: string, channel: ChannelCredentials = credentials.createInsecure()): HealthClient {
   const root = loadPackageDefinition(loadSync('grpc/health/v1/health.proto', PROTO_OPTIONS)) as GrpcObject;
   const Ctor = (((root.grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject).Health as ServiceClientConstructor;
-  return new Ctor(address, credentials.createInsecure()) as unknown as HealthClient;
+  return new Ctor(address, channel, { 'grpc.ssl_target_name_override': 'localhost' }) as unknown as HealthClient;
 }
 
-export function checkHealth(address: string, service = ''): Promise<HealthStatusName | 'ERROR'> {
-  const client = connect(address);
+export function checkHealth(address: string, service = '', channel?: ChannelCredentials): Promise<HealthStatusName | 'ERROR'> {
+  const client = connect(address, channel);
   return new Promise((resolve) => {
     client.Check({ service }, (error, response) => {
       client.close();

@@ -1,0 +1,54 @@
+// TLS and mTLS on the gRPC port, with certificates made for the test.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import t from 'tap';
+import { parseConfig } from '../../src/config/load';
+import { startHarness, fakeRoute } from '../support/harness';
+import { checkHealth } from '../support/health-client';
+
+const dir = mkdtempSync(join(tmpdir(), 'lambda-extproc-tls-'));
+const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+const file = (name: string) => join(dir, name);
+
+openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
+writeFileSync(file('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+for (const name of ['server', 'client']) {
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name === 'server' ? 'localhost' : 'envoy'}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', `${name}.pem`, ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
+}
+const ca = readFileSync(file('ca.pem'));
+const clientKey = readFileSync(file('client.key'));
+const clientCert = readFileSync(file('client.pem'));
+
+t.test('serves TLS when tls.cert_file and tls.key_file are set', async (t) => {
+  const h = await startHarness({
+    config: `tls: { cert_file: ${file('server.pem')}, key_file: ${file('server.key')} }
+routes:
+${fakeRoute('a', 'match: { path: /a }\nfunction_name: F')}`,
+  });
+  t.teardown(() => h.close());
+  const address = `127.0.0.1:${h.app.port}`;
+  t.equal(await checkHealth(address, '', credentials.createSsl(ca)), 'SERVING', 'a TLS client that trusts the CA is served');
+  t.equal(await checkHealth(address, '', credentials.createInsecure()), 'ERROR', 'a plaintext client is not');
+});
+
+t.test('requires a client certificate from the CA when tls.client_ca_file is set (mTLS)', async (t) => {
+  const h = await startHarness({
+    config: `tls: { cert_file: ${file('server.pem')}, key_file: ${file('server.key')}, client_ca_file: ${file('ca.pem')} }
+routes:
+${fakeRoute('a', 'match: { path: /a }\nfunction_name: F')}`,
+  });
+  t.teardown(() => h.close());
+  const address = `127.0.0.1:${h.app.port}`;
+  t.equal(await checkHealth(address, '', credentials.createSsl(ca, clientKey, clientCert)), 'SERVING', 'a client with a certificate from the CA is served');
+  t.equal(await checkHealth(address, '', credentials.createSsl(ca)), 'ERROR', 'a client without a certificate is refused');
+});
+
+t.test('refuses a config whose TLS files are missing, naming the field', async (t) => {
+  const r = parseConfig(`tls: { cert_file: ${file('nope.pem')}, key_file: ${file('server.key')} }\nroutes: [{ name: a, function_name: F }]`);
+  t.notOk(r.ok);
+  t.same(r.ok ? [] : r.problems, [{ path: 'tls.cert_file', message: 'file is missing or unreadable' }]);
+});
