@@ -52,7 +52,7 @@ interface SdkErrorShape {
   readonly $response?: { readonly statusCode?: number; readonly headers?: Record<string, string> };
 }
 
-function classifyInvokeError(error: unknown, target: InvokeTarget, timedOut: boolean, cancelled: boolean): LambdaExtprocError {
+export function classifyInvokeError(error: unknown, target: InvokeTarget, timedOut: boolean, cancelled: boolean): LambdaExtprocError {
   if (error instanceof LambdaExtprocError) return error;
   if (timedOut) {
     return new LambdaExtprocError('lambda_timeout', `Lambda ${target.functionName} did not answer within ${target.timeout} ms`, {}, { cause: error });
