@@ -1,19 +1,10 @@
 // Per-stream request state → the plain HttpRequest the handler takes.
 import { randomUUID } from 'node:crypto';
-import type { HeaderList, HttpRequest } from '../http';
+import type { HttpRequest } from '../http';
 import type { SplitHeaders } from './headers';
 
-export interface RequestHead {
-  readonly method: string;
-  readonly path: string;
-  readonly pathname: string;
-  readonly query: string;
-  readonly authority: string;
-  readonly scheme: string;
-  readonly headers: HeaderList;
-  readonly receivedAt: number;
-  readonly requestId: string;
-}
+/** Everything of the request but its body, known once the headers are in. */
+export type RequestHead = Omit<HttpRequest, 'body'>;
 
 export function toRequestHead(split: SplitHeaders, receivedAt: number): RequestHead {
   const path = split.pseudo.get(':path') ?? '/';
