@@ -1,14 +1,19 @@
 // Wires config, AWS, Lambda, routing and the gRPC server together. Caches
 // (credentials, Lambda clients) live here so they outlive config reloads.
+import { performance } from 'node:perf_hooks';
 import type { Config } from './config/schema';
+import { formatProblems, loadConfigFile } from './config/load';
 import { createCredentialCache } from './aws/credentials';
 import { createLambdaClientCache } from './lambda/client';
-import { createRouteInvoker } from './lambda/route-invoker';
+import { createRouteInvoker, type RouteInvoker } from './lambda/route-invoker';
 import { createRouteHandler } from './route-handler';
 import { compileRoutes } from './routing';
 import type { Generation, StreamEvents } from './extproc/stream';
 import { createHealthState, type HealthState } from './observability/health';
 import type { Logger } from './observability/logger';
+import { startAdminServer, type RunningAdmin } from './observability/admin-server';
+import { createMetrics, type Metrics } from './observability/metrics';
+import { createRequestLog, type RequestLog } from './observability/request-log';
 import { startServer, type RunningServer } from './server';
 import { toServerCredentials } from './tls';
 
@@ -20,8 +25,12 @@ export interface AppOptions {
 export interface RunningApp {
   readonly port: number;
   readonly health: HealthState;
+  /** Port of the admin HTTP listener, when `admin.listen` is set. */
+  readonly adminPort: number | undefined;
   /** Swaps in a new config for streams opened from now on. */
   reload(config: Config): void;
+  /** Loads and validates `file`; valid → reload, invalid → keep the running config and log every problem. */
+  reloadFile(file: string): boolean;
   /** Health NOT_SERVING, refuse new streams, let in-flight ones finish. */
   stop(timeoutMs?: number): Promise<'drained' | 'forced'>;
 }
@@ -31,12 +40,23 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   const credentials = createCredentialCache();
   const clients = createLambdaClientCache();
   const health = createHealthState();
+  const metrics = createMetrics();
   const build = (next: Config): Generation => ({
     table: compileRoutes(next.routes),
-    handle: createRouteHandler(createRouteInvoker(next.routes, { env, credentials, clients })),
+    handle: createRouteHandler(timeInvocations(createRouteInvoker(next.routes, { env, credentials, clients }), metrics)),
   });
+  let current = config;
   let generation = build(config);
   let server: RunningServer | undefined;
+  let draining = false;
+  const admin: RunningAdmin | undefined =
+    config.admin === undefined
+      ? undefined
+      : await startAdminServer(config.admin.listen, {
+          metrics,
+          readiness: () =>
+            draining ? { ready: false, reason: 'draining' } : server === undefined || health.status() !== 'SERVING' ? { ready: false, reason: 'gRPC not serving' } : { ready: true, reason: '' },
+        });
   server = await startServer({
     listen: config.listen,
     maxMessageBytes: config.max_message_bytes,
@@ -44,53 +64,83 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     health,
     stream: {
       current: () => generation,
-      events: createLogEvents(logger),
+      events: createStreamEvents(createRequestLog(logger), metrics),
       envoyMessageTimeout: config.envoy_message_timeout,
       maxBodyBytes: config.max_message_bytes,
     },
+  }).catch(async (error: unknown) => {
+    // A gRPC port that cannot bind must not leave the admin port held.
+    await admin?.close();
+    throw error;
   });
+  if (admin !== undefined) logger.info({ admin_listen: config.admin?.listen, admin_port: admin.port }, 'admin HTTP listening (/metrics, /healthz, /readyz)');
   logger.info({ listen: config.listen, port: server.port, routes: config.routes.map((r) => r.name) }, 'lambda-extproc listening');
+  const reload = (next: Config): void => {
+    const restartOnly = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]));
+    if (restartOnly.length > 0) logger.warn({ fields: restartOnly }, 'these config changes take effect only after a restart');
+    generation = build(next);
+    current = next;
+    metrics.configReload('success');
+    logger.info({ routes: next.routes.map((r) => r.name) }, 'config reloaded');
+  };
   return {
     port: server.port,
     health,
-    reload(next) {
-      generation = build(next);
+    adminPort: admin?.port,
+    reload,
+    reloadFile(file) {
+      const loaded = loadConfigFile(file, env);
+      if (!loaded.ok) {
+        metrics.configReload('failure');
+        logger.error({ file, problems: loaded.problems, summary: formatProblems(loaded.problems) }, 'config reload rejected; the previous config stays in force');
+        return false;
+      }
+      reload(loaded.config);
+      return true;
     },
-    async stop(timeoutMs = config.drain_timeout) {
+    async stop(timeoutMs = current.drain_timeout) {
+      draining = true;
       const result = server === undefined ? 'drained' : await server.drain(timeoutMs);
       server = undefined;
       clients.destroy();
+      await admin?.close();
       return result;
     },
   };
 }
 
-function createLogEvents(logger: Logger): StreamEvents {
+// Read once at start: changing them needs a new listener or a new process.
+const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'log_level', 'watch'] as const satisfies ReadonlyArray<keyof Config>;
+
+// Times the Lambda call alone (not payload building), whatever its outcome.
+function timeInvocations(invoke: RouteInvoker, metrics: Metrics): RouteInvoker {
+  return async (route, payload, signal) => {
+    const started = performance.now();
+    try {
+      return await invoke(route, payload, signal);
+    } finally {
+      metrics.invokeObserved(route.name, route.function_name, (performance.now() - started) / 1000);
+    }
+  };
+}
+
+// The stream reports what happened; the log and the metrics each take their part.
+function createStreamEvents(log: RequestLog, metrics: Metrics): StreamEvents {
   return {
-    streamOpened() {},
-    streamClosed() {},
+    streamOpened: () => metrics.streamOpened(),
+    streamClosed: () => metrics.streamClosed(),
     requestDone(record) {
-      const { error, ...fields } = record;
-      const line = {
-        route: fields.route,
-        function: fields.functionName,
-        method: fields.method,
-        path: fields.path,
-        status: fields.status,
-        latency_ms: fields.latencyMs,
-        request_id: fields.requestId,
-        lambda_request_id: fields.lambdaRequestId,
-        trace_id: fields.traceId,
-        ...(error === undefined ? {} : { cause: error.kind, error: error.message, aws_code: error.details.awsCode }),
-      };
-      if (error === undefined || fields.status < 500) logger.info(line, 'request');
-      else logger.error(line, 'request failed');
+      metrics.requestDone(record);
+      log.requestDone(record);
     },
     requestCancelled(route, latencyMs) {
-      logger.info({ route, latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');
+      metrics.requestCancelled(route);
+      log.requestCancelled(route, latencyMs);
     },
     protocolError(message) {
-      logger.warn({ error: message }, 'ext_proc protocol error');
+      metrics.protocolError();
+      log.protocolError(message);
     },
+    ...(log.message === undefined ? {} : { message: log.message }),
   };
 }

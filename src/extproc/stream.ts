@@ -47,6 +47,8 @@ export interface StreamEvents {
   /** Envoy cancelled the stream before it got its answer. */
   requestCancelled(route: string, latencyMs: number): void;
   protocolError(message: string): void;
+  /** Debug trace of the message sequence; absent when nobody listens, so it costs nothing. */
+  message?(direction: 'in' | 'out', kind: string): void;
 }
 
 export interface StreamOptions {
@@ -87,6 +89,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   };
 
   call.on('data', (message: ProcessingRequest) => {
+    events.message?.('in', message.request ?? 'none');
     // Messages are handled one at a time, in order, so answers keep Envoy's order.
     queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
   });
@@ -104,6 +107,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   call.on('close', close);
 
   function send(response: ProcessingResponse): void {
+    events.message?.('out', Object.keys(response).join(','));
     if (!call.cancelled && !call.destroyed) call.write(response);
   }
 

@@ -1,0 +1,95 @@
+// Prometheus metrics of one running sidecar. Each app gets its own registry,
+// built once, so the metric objects are never created per request.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The parts of a finished request the metrics need (a RequestRecord fits). */
+export interface RequestSample {
+  readonly route: string;
+  readonly status: number;
+  readonly error?: { readonly kind: string };
+}
+
+export type ReloadResult = 'success' | 'failure';
+
+export interface Metrics {
+  readonly contentType: string;
+  requestDone(sample: RequestSample): void;
+  /** Envoy gave up before the answer: counted with status 499, cause `cancelled`. */
+  requestCancelled(route: string): void;
+  invokeObserved(route: string, functionName: string, seconds: number): void;
+  streamOpened(): void;
+  streamClosed(): void;
+  protocolError(): void;
+  credentialRefresh(source: string, outcome: string): void;
+  configReload(result: ReloadResult): void;
+  /** The exposition text for GET /metrics. */
+  render(): Promise<string>;
+}
+
+// Lambda calls run from a few ms to the 15-minute maximum.
+const INVOKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'lambda_extproc_requests_total',
+    help: 'Requests answered for Lambda routes, by route, HTTP status and error cause (none when it succeeded).',
+    labelNames: ['route', 'status', 'cause'] as const,
+    registers: [registry],
+  });
+  const invokeDuration = new Histogram({
+    name: 'lambda_extproc_invoke_duration_seconds',
+    help: 'Time spent in Lambda Invoke calls, by route and function, whatever their outcome.',
+    labelNames: ['route', 'function'] as const,
+    buckets: INVOKE_BUCKETS,
+    registers: [registry],
+  });
+  const streams = new Gauge({
+    name: 'lambda_extproc_streams_in_flight',
+    help: 'ext_proc Process streams open right now.',
+    registers: [registry],
+  });
+  const protocolErrors = new Counter({
+    name: 'lambda_extproc_protocol_errors_total',
+    help: 'ext_proc streams ended with a gRPC error because Envoy broke the message order.',
+    registers: [registry],
+  });
+  const credentialRefreshes = new Counter({
+    name: 'lambda_extproc_credential_refreshes_total',
+    help: 'AWS credential fetches, by credential source and outcome.',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'lambda_extproc_config_reloads_total',
+    help: 'Config reloads (SIGHUP or file watch), by result; a failure keeps the previous config.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  // Zero series make rate() and absent-alerts work before the first reload.
+  reloads.inc({ result: 'success' }, 0);
+  reloads.inc({ result: 'failure' }, 0);
+  return {
+    contentType: registry.contentType,
+    requestDone(sample) {
+      requests.inc({ route: sample.route, status: String(sample.status), cause: sample.error?.kind ?? 'none' });
+    },
+    requestCancelled(route) {
+      requests.inc({ route, status: '499', cause: 'cancelled' });
+    },
+    invokeObserved(route, functionName, seconds) {
+      invokeDuration.observe({ route, function: functionName }, seconds);
+    },
+    streamOpened: () => streams.inc(),
+    streamClosed: () => streams.dec(),
+    protocolError: () => protocolErrors.inc(),
+    credentialRefresh(source, outcome) {
+      credentialRefreshes.inc({ source, outcome });
+    },
+    configReload(result) {
+      reloads.inc({ result });
+    },
+    render: () => registry.metrics(),
+  };
+}

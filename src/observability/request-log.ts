@@ -1,0 +1,57 @@
+// The per-request log line (info), failures (error), and at debug the
+// sequence of ext_proc messages. Fields are named for log queries, not code.
+import type { Logger } from './logger';
+
+/** What a finished request tells the log (a RequestRecord fits). */
+export interface RequestLogRecord {
+  readonly route: string;
+  readonly functionName: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  readonly requestId: string;
+  readonly lambdaRequestId?: string;
+  readonly traceId?: string;
+  readonly error?: { readonly kind: string; readonly message: string; readonly details: { readonly awsCode?: string } };
+}
+
+export interface RequestLog {
+  requestDone(record: RequestLogRecord): void;
+  requestCancelled(route: string, latencyMs: number): void;
+  protocolError(message: string): void;
+  /** Present only when debug is on, so callers skip the call entirely at info. */
+  message?: (direction: 'in' | 'out', kind: string) => void;
+}
+
+export function createRequestLog(logger: Logger): RequestLog {
+  const log: RequestLog = {
+    requestDone(record) {
+      const { error } = record;
+      const line = {
+        route: record.route,
+        function: record.functionName,
+        method: record.method,
+        path: record.path,
+        status: record.status,
+        latency_ms: record.latencyMs,
+        request_id: record.requestId,
+        lambda_request_id: record.lambdaRequestId,
+        trace_id: record.traceId,
+        ...(error === undefined ? {} : { cause: error.kind, error: error.message, aws_code: error.details.awsCode }),
+      };
+      if (error === undefined || record.status < 500) logger.info(line, 'request');
+      else logger.error(line, 'request failed');
+    },
+    requestCancelled(route, latencyMs) {
+      logger.info({ route, latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');
+    },
+    protocolError(message) {
+      logger.warn({ error: message }, 'ext_proc protocol error');
+    },
+  };
+  if (logger.isLevelEnabled('debug')) {
+    log.message = (direction, kind) => logger.debug({ direction, kind }, 'ext_proc message');
+  }
+  return log;
+}
