@@ -1,4 +1,5 @@
 // Lambda's answer → the client's response, as Kong's plugin builds it.
+import { LambdaExtprocError } from '../errors';
 import type { HeaderList, HttpResponse } from '../http';
 import type { LambdaResult } from './invoke';
 import { toProxyResponse } from './proxy-output';
@@ -15,13 +16,19 @@ export interface OutputOptions {
 // Hop-by-hop headers, lengths (recomputed by Envoy) and Date (Envoy sets its own).
 const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer', 'content-length', 'date']);
 
+const JSON_TYPE = /application\/.*json/;
+
 export function toClientResponse(result: LambdaResult, options: OutputOptions): HttpResponse {
   const headers = passThroughHeaders(result.headers);
+  // In proxy mode the status comes from the output alone: unhandled_status is never consulted.
   if (options.is_proxy_integration) return toProxyResponse(result.body, headers, options.awsgateway_compatible && options.awsgateway_compatible_payload_version === '2.0');
   const functionError = headerOf(result.headers, 'x-amz-function-error');
   let status = result.status;
+  // Exact, case-sensitive values, as Lambda sends them; any invocation type.
   if (functionError === 'Unhandled' && options.unhandled_status !== undefined) status = options.unhandled_status;
   if (functionError === 'Handled' && options.handled_status !== undefined) status = options.handled_status;
+  // The config takes Kong's 100-999 range, but HTTP has no status above 599 (Kong answers 500 too).
+  if (status > 599) throw new LambdaExtprocError('config', `status ${status} from unhandled_status/handled_status is not a valid HTTP status`);
   const body = options.empty_arrays_mode === 'legacy' ? rewriteEmptyArrays(result.body, headers) : result.body;
   return { status, headers, body };
 }
@@ -38,7 +45,7 @@ function headerOf(headers: HeaderList, name: string): string | undefined {
 // The only path that parses and re-encodes a function's output.
 function rewriteEmptyArrays(body: Buffer, headers: HeaderList): Buffer {
   const type = headerOf(headers, 'content-type')?.toLowerCase() ?? '';
-  if (!/application\/.*json/.test(type) || body.length === 0) return body;
+  if (!JSON_TYPE.test(type) || body.length === 0) return body;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

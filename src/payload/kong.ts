@@ -18,7 +18,8 @@ export function buildLegacyPayload(request: HttpRequest): unknown {
   const body = parseBodyArgs(request.headers, request.body);
   if (body.kind !== 'args') return query;
   if (Array.isArray(body.value)) {
-    if (Object.keys(query).length === 0) return body.value;
+    // Kong's merge copies the array into a plain table: an empty one encodes as {}.
+    if (Object.keys(query).length === 0) return body.value.length === 0 ? {} : body.value;
     return { ...query, ...Object.fromEntries(body.value.map((item, index) => [String(index + 1), item])) };
   }
   return { ...query, ...body.value };
@@ -27,7 +28,7 @@ export function buildLegacyPayload(request: HttpRequest): unknown {
 // Kong sends these bodies as text; every other unparsed type is base64.
 const TEXT_TYPES = new Set(['text/plain', 'text/html', 'application/xml', 'text/xml', 'application/soap+xml']);
 
-export function buildForwardPayload(request: HttpRequest, options: ForwardOptions, skippedBody: boolean): Record<string, unknown> {
+export function buildForwardPayload(request: HttpRequest, options: ForwardOptions): Record<string, unknown> {
   const payload: Record<string, unknown> = {};
   if (options.forward_request_method) payload.request_method = request.method;
   if (options.forward_request_headers) payload.request_headers = headerArgs(request);
@@ -36,20 +37,22 @@ export function buildForwardPayload(request: HttpRequest, options: ForwardOption
     payload.request_uri_args = parseArgs(request.query);
   }
   if (options.forward_request_body) {
-    const body = skippedBody ? null : request.body;
+    // nginx reports a zero-length body as no body: Kong then leaves request_body out.
+    const body = request.body !== null && request.body.length > 0 ? request.body : null;
     const parsed = parseBodyArgs(request.headers, body);
-    const text = body === null ? '' : body.toString('utf8');
     if (parsed.kind === 'unsupported') {
+      // Exact match on the raw header value: `text/plain; charset=utf-8` is base64 too.
       const contentType = request.headers.find(([name]) => name === 'content-type')?.[1];
       if (options.base64_encode_body && (contentType === undefined || !TEXT_TYPES.has(contentType))) {
         payload.request_body = body === null ? '' : body.toString('base64');
         payload.request_body_base64 = true;
-      } else {
-        payload.request_body = text;
+      } else if (body !== null) {
+        payload.request_body = body.toString('utf8');
       }
       payload.request_body_args = {};
     } else {
-      payload.request_body = text;
+      if (body !== null) payload.request_body = body.toString('utf8');
+      // A body that does not parse as its content type says gives no request_body_args key.
       if (parsed.kind === 'args') payload.request_body_args = parsed.value;
     }
   }
