@@ -1,14 +1,26 @@
-// Credential providers per route, shared between routes that resolve the same
-// way, so a burst of requests makes one fetch.
+// Credential providers per route: route keys, else Kong's chain, with STS
+// AssumeRole on top when asked. Routes that resolve the same way share one
+// cached provider, so a burst of requests makes one fetch.
 import { createHash } from 'node:crypto';
-import { fromEnv } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { memoize } from '@smithy/core/config';
 import { LambdaExtprocError } from '../errors';
+import { createKongChain } from './credential-chain';
+import { describeFailure, redact } from './credential-errors';
+import { createRefreshingProvider, withDeadline, type CredentialEvent } from './credential-refresh';
+import { assumeRole, createStsClient, stsEndpointFor } from './credential-sts';
+
+export type { CredentialEvent } from './credential-refresh';
 
 export interface CredentialInput {
   readonly aws_key?: string | undefined;
   readonly aws_secret?: string | undefined;
+  readonly aws_assume_role_arn?: string | undefined;
+  readonly aws_role_session_name: string;
+  readonly aws_sts_endpoint_url?: string | undefined;
+  readonly aws_imds_protocol_version: 'v1' | 'v2';
+  readonly proxy_url?: string | undefined;
+  /** The route's timeout in ms: no request waits longer than this for credentials. */
+  readonly timeout: number;
 }
 
 export interface CredentialSource {
@@ -18,49 +30,95 @@ export interface CredentialSource {
 }
 
 export interface CredentialCache {
-  sourceFor(route: CredentialInput): CredentialSource;
+  sourceFor(route: CredentialInput, region: string): CredentialSource;
 }
 
-// Refresh this long before expiry so no request signs with a dying key.
-const REFRESH_AHEAD_MS = 5 * 60 * 1000;
+export interface CredentialCacheOptions {
+  /** Where the chain reads its AWS_* settings; the SDK providers also read process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Told about every fetch, so metrics and logs can follow credential health. */
+  readonly onEvent?: (event: CredentialEvent) => void;
+  /** How long a failed fetch is remembered before the next try; doubles per failure. */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+}
 
-export function createCredentialCache(): CredentialCache {
-  const sources = new Map<string, CredentialSource>();
+// A fetch never takes longer, whatever its sources' own timeouts say.
+const FETCH_TIMEOUT_MS = 10_000;
+const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 15_000 };
+
+export function createCredentialCache(options: CredentialCacheOptions = {}): CredentialCache {
+  const env = options.env ?? process.env;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const shared = new Map<string, AwsCredentialIdentityProvider>();
+  const routes = new Map<string, CredentialSource>();
+  const refreshing = (name: string, fetch: Parameters<typeof createRefreshingProvider>[0]): AwsCredentialIdentityProvider =>
+    createRefreshingProvider(fetch, { name, fetchTimeoutMs: FETCH_TIMEOUT_MS, backoff, onEvent: options.onEvent });
+  const once = (key: string, build: () => AwsCredentialIdentityProvider): AwsCredentialIdentityProvider => {
+    let provider = shared.get(key);
+    if (provider === undefined) {
+      provider = build();
+      shared.set(key, provider);
+    }
+    return provider;
+  };
+
+  const baseFor = (route: CredentialInput, region: string): { key: string; provider: AwsCredentialIdentityProvider } => {
+    if (route.aws_key !== undefined && route.aws_secret !== undefined) {
+      const key = `static:${digest(route.aws_key, route.aws_secret)}`;
+      const identity: AwsCredentialIdentity = { accessKeyId: route.aws_key, secretAccessKey: route.aws_secret };
+      return { key, provider: once(key, () => async () => identity) };
+    }
+    const key = `chain:${region}:${route.aws_imds_protocol_version}:${digest(route.proxy_url ?? '')}`;
+    return {
+      key,
+      provider: once(key, () =>
+        refreshing('chain', createKongChain({ env, region, imdsVersion: route.aws_imds_protocol_version, proxyUrl: route.proxy_url })),
+      ),
+    };
+  };
+
+  const sourceOf = (route: CredentialInput, region: string): { key: string; provider: AwsCredentialIdentityProvider } => {
+    const base = baseFor(route, region);
+    const roleArn = route.aws_assume_role_arn;
+    if (roleArn === undefined) return base;
+    const endpoint = stsEndpointFor(region, route.aws_sts_endpoint_url, env);
+    const key = `assume:${digest(roleArn, route.aws_role_session_name, endpoint, region, route.proxy_url ?? '')}:${base.key}`;
+    const secrets = route.aws_secret === undefined ? [] : [route.aws_secret];
+    return {
+      key,
+      provider: once(key, () => {
+        const sts = createStsClient({ region, endpoint, proxyUrl: route.proxy_url }, base.provider);
+        return refreshing('assume-role', async () => {
+          const identity = await base.provider();
+          try {
+            return { identity: await assumeRole(sts, { RoleArn: roleArn, RoleSessionName: route.aws_role_session_name }), source: 'assume-role' };
+          } catch (error) {
+            if (error instanceof LambdaExtprocError) throw error;
+            const reason = redact(describeFailure(error, [...secrets, identity.secretAccessKey, identity.sessionToken ?? '']), secrets);
+            throw new LambdaExtprocError('credentials', `AWS credentials: STS AssumeRole ${roleArn} at ${endpoint} failed: ${reason}`, {}, { cause: error });
+          }
+        });
+      }),
+    };
+  };
+
   return {
-    sourceFor(route) {
-      const key = keyOf(route);
-      let source = sources.get(key);
-      if (source === undefined) {
-        source = { key, provider: buildProvider(route) };
-        sources.set(key, source);
+    sourceFor(route, region) {
+      const source = sourceOf(route, region);
+      // Routes differ in timeout, and the Lambda client is keyed on this key.
+      const key = `${source.key}|timeout:${route.timeout}`;
+      let bounded = routes.get(key);
+      if (bounded === undefined) {
+        const provider = source.provider;
+        bounded = { key, provider: () => withDeadline(provider(), route.timeout, 'the credential chain') };
+        routes.set(key, bounded);
       }
-      return source;
+      return bounded;
     },
   };
 }
 
-function keyOf(route: CredentialInput): string {
-  if (route.aws_key !== undefined && route.aws_secret !== undefined) {
-    return `static:${route.aws_key}:${createHash('sha256').update(route.aws_secret).digest('hex').slice(0, 16)}`;
-  }
-  return 'chain';
-}
-
-function buildProvider(route: CredentialInput): AwsCredentialIdentityProvider {
-  if (route.aws_key !== undefined && route.aws_secret !== undefined) {
-    const identity: AwsCredentialIdentity = { accessKeyId: route.aws_key, secretAccessKey: route.aws_secret };
-    return async () => identity;
-  }
-  const env = fromEnv();
-  return memoize(
-    async () => {
-      try {
-        return await env();
-      } catch (error) {
-        throw new LambdaExtprocError('credentials', `no AWS credentials: environment: ${(error as Error).message}`, {}, { cause: error });
-      }
-    },
-    (c) => c.expiration !== undefined && c.expiration.getTime() - Date.now() < REFRESH_AHEAD_MS,
-    (c) => c.expiration !== undefined,
-  );
+// Keys name settings without carrying them: no secret reaches a map key, a log or a metric.
+function digest(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
 }

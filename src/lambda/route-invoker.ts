@@ -52,7 +52,7 @@ export function createRouteInvoker(routes: readonly RouteConfig[], deps: LambdaD
         const problem = resolved.problem ?? new LambdaExtprocError('no_region', `route ${route.name}: no region or host specified`);
         return [route.name, { call: () => Promise.reject(problem) }] as const;
       }
-      const source = deps.credentials.sourceFor(route);
+      const source = deps.credentials.sourceFor(route, resolved.region);
       const client = deps.clients.clientFor({
         region: resolved.region,
         endpoint: resolved.endpoint,
