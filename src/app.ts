@@ -37,7 +37,13 @@ export interface RunningApp {
 
 export async function startApp(config: Config, options: AppOptions): Promise<RunningApp> {
   const { logger, env } = options;
-  const credentials = createCredentialCache();
+  // The chain reads process.env, as the AWS SDK providers it is built from do.
+  const credentials = createCredentialCache({
+    onEvent: (event) => {
+      if (event.outcome === 'failed') logger.warn({ credential_source: event.source, error: event.detail }, 'AWS credentials fetch failed');
+      else logger.debug({ credential_source: event.source }, 'AWS credentials refreshed');
+    },
+  });
   const clients = createLambdaClientCache();
   const health = createHealthState();
   const metrics = createMetrics();
