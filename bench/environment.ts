@@ -1,0 +1,41 @@
+// Brings up the processes a run needs and takes them down again, whatever happens.
+import { writeSidecarConfig } from './sidecar-config';
+import { startFakeLambdaProcess, startGrpcFloor, startSidecar, startWorker, type Started, type StartedSidecar, type Worker } from './processes';
+
+export interface Environment {
+  readonly worker: Worker;
+  readonly lambda: Started;
+  readonly sidecar: StartedSidecar;
+  readonly grpcFloor: Started;
+  stop(): Promise<void>;
+}
+
+export interface EnvironmentOptions {
+  readonly logLevel: string;
+  readonly withGrpcFloor: boolean;
+  readonly sidecarNodeArgs?: readonly string[];
+}
+
+export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop();
+    stops.length = 0;
+  };
+  try {
+    const lambda = await startFakeLambdaProcess();
+    stops.push(lambda.stop);
+    const config = writeSidecarConfig(lambda.port, options.logLevel);
+    stops.push(async () => config.remove());
+    const sidecar = await startSidecar(config.path, options.sidecarNodeArgs);
+    stops.push(sidecar.stop);
+    const grpcFloor = options.withGrpcFloor ? await startGrpcFloor() : sidecar;
+    if (options.withGrpcFloor) stops.push(grpcFloor.stop);
+    const worker = await startWorker();
+    stops.push(worker.stop);
+    return { worker, lambda, sidecar, grpcFloor, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,87 @@
+// Command-line options of `npm run bench`.
+import { parseArgs } from 'node:util';
+import type { CloseMode } from './protocol';
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  /** Seconds of soak; 0 = the benchmark matrix instead. */
+  readonly soakSeconds: number;
+  readonly soakRate: number;
+  /** Seconds of load on a sidecar started with --cpu-prof; 0 = no profile. */
+  readonly profileSeconds: number;
+  readonly runs: number;
+  readonly concurrencies: readonly number[];
+  readonly bodies: readonly number[];
+  readonly closeModes: readonly CloseMode[];
+  readonly maxConnections: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly headlineMs: number;
+  readonly headlineConcurrency: number;
+  readonly headlineBodies: readonly number[];
+  readonly logLevel: string;
+  readonly output: string;
+}
+
+export const USAGE = `npm run bench -- [options]
+  (default)          matrix: concurrency 1/16/64 × body 0 B/1 KiB/100 KiB/1 MiB × close reset/graceful,
+                     floors (a) and (b) for every cell, then the headline cells 3×
+  --quick            concurrency 16/64, bodies 0 B/1 KiB, short windows, one headline round
+  --soak N           N seconds of steady load (--soak-rate req/s, default 500), RSS every 5 s
+  --profile N        N seconds of load on a sidecar run with node --cpu-prof; prints the top of the profile
+  --runs N           headline rounds (default 3)
+  --close MODE       reset, graceful or both (default both)
+  --connections N    HTTP/2 connections per load run, at most (default 4)
+  --log-level LEVEL  the sidecar's log_level (default info: one log line per request, as shipped)
+  --output FILE      results file (default bench/results/latest.json)
+`;
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean' },
+      soak: { type: 'string' },
+      'soak-rate': { type: 'string' },
+      profile: { type: 'string' },
+      runs: { type: 'string' },
+      close: { type: 'string' },
+      connections: { type: 'string' },
+      'log-level': { type: 'string' },
+      output: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const close = values.close ?? 'both';
+  if (!['reset', 'graceful', 'both'].includes(close)) throw new Error(`--close must be reset, graceful or both\n${USAGE}`);
+  return {
+    quick,
+    soakSeconds: positive(values.soak, 0, '--soak'),
+    soakRate: positive(values['soak-rate'], 500, '--soak-rate'),
+    profileSeconds: positive(values.profile, 0, '--profile'),
+    runs: positive(values.runs, quick ? 1 : 3, '--runs'),
+    concurrencies: quick ? [16, 64] : [1, 16, 64],
+    bodies: quick ? [0, 1024] : [0, 1024, 100 * 1024, 1024 * 1024],
+    closeModes: close === 'both' ? ['reset', 'graceful'] : [close as CloseMode],
+    maxConnections: positive(values.connections, 4, '--connections'),
+    warmupMs: quick ? 300 : 500,
+    durationMs: quick ? 1000 : 1500,
+    headlineMs: quick ? 1500 : 2500,
+    headlineConcurrency: 64,
+    headlineBodies: [0, 1024],
+    logLevel: values['log-level'] ?? 'info',
+    output: values.output ?? 'bench/results/latest.json',
+  };
+}
+
+function positive(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} takes a whole number, got "${text}"`);
+  return value;
+}

@@ -1,0 +1,85 @@
+// `npm run bench`: starts the fake Lambda, the sidecar (from its CLI), floor (a)
+// and the load generator as separate loopback processes, runs the matrix and
+// the headline rounds (or the soak, or the profile), prints the tables and
+// writes bench/results/latest.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { startEnvironment } from './environment';
+import { runMatrix } from './matrix';
+import { parseBenchOptions, type BenchOptions } from './options';
+import { fakeStats } from './processes';
+import { runProfile } from './profile';
+import { describeMachine, formatHeadline, formatMatrix, formatSpread, headlineSpread } from './report';
+import { runSoak } from './soak';
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function writeResults(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+  log(`results written to ${file}`);
+}
+
+async function benchmark(options: BenchOptions): Promise<void> {
+  const startedAt = Date.now();
+  const machine = describeMachine();
+  log(`lambda-extproc bench on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}`);
+  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: true });
+  try {
+    const { matrix, headline } = await runMatrix(env, options, log);
+    const stats = await fakeStats(env.lambda.port);
+    const spread = headlineSpread(headline);
+    log('\nMatrix (sidecar vs floor a = minimal ext_proc server, floor b = signed invoke loop; composite = 1/(1/a + 1/b)):');
+    log(formatMatrix(matrix));
+    log('\nHeadline rounds:');
+    log(formatHeadline(headline));
+    log('\nHeadline ratios, one per round:');
+    log(formatSpread(spread));
+    log(`\nfake Lambda: ${stats.served} invokes served, ${stats.rejected} rejected${stats.rejected > 0 ? ` (${stats.lastRejection})` : ''}`);
+    const problems = env.sidecar.problems();
+    if (problems.length > 0) log(`sidecar warnings/errors (first ${problems.length}):\n${problems.join('\n')}`);
+    const seconds = (Date.now() - startedAt) / 1000;
+    log(`bench took ${seconds.toFixed(0)} s`);
+    writeResults(options.output, { date: new Date().toISOString(), machine, seconds, options, fake: stats, sidecarProblems: problems, spread, matrix, headline });
+  } finally {
+    await env.stop();
+  }
+}
+
+async function soak(options: BenchOptions): Promise<void> {
+  if (options.soakSeconds < 10) throw new Error('--soak takes at least 10 seconds');
+  const machine = describeMachine();
+  log(`lambda-extproc soak: ${options.soakSeconds} s at ${options.soakRate} req/s`);
+  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: false });
+  try {
+    const result = await runSoak(env, options, log);
+    const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+    log(`soak: ${result.load.requests} requests after warm-up at ${result.load.rps.toFixed(0)} req/s, errors ${result.load.errors}, p50 ${result.load.latency.p50.toFixed(2)} ms, p99 ${result.load.latency.p99.toFixed(2)} ms`);
+    log(`RSS after ${result.warmupSeconds} s warm-up ${mib(result.rssAfterWarmup)}, at end ${mib(result.rssAtEnd)}, peak ${mib(result.rssPeak)}: growth ${(result.growth * 100).toFixed(1)} %`);
+    writeResults(options.output.replace(/latest\.json$/, 'soak.json'), { date: new Date().toISOString(), machine, soak: result });
+  } finally {
+    await env.stop();
+  }
+}
+
+async function profile(options: BenchOptions): Promise<void> {
+  const result = await runProfile(options, log);
+  writeResults(options.output.replace(/latest\.json$/, 'profile.json'), { date: new Date().toISOString(), machine: describeMachine(), ...result });
+}
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  if (options.soakSeconds > 0) return soak(options);
+  if (options.profileSeconds > 0) return profile(options);
+  return benchmark(options);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
