@@ -1,17 +1,31 @@
 #!/usr/bin/env node
-// CLI entry: parse args → load config → start → drain on SIGTERM, reload on SIGHUP.
+// CLI entry: parse args → load config → start → drain on SIGTERM, reload on
+// SIGHUP (and file changes with `watch: true`); plus the import-kong, schema
+// and dev commands.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startApp } from './app';
+import { renderConfigJsonSchema } from './config/json-schema';
 import { formatProblems, loadConfigFile } from './config/load';
+import { watchConfigFile } from './config/watch';
+import { startFrontDoor, type FrontDoor } from './dev/front-door';
+import { importKong } from './kong-import/import-kong';
 import { createLogger } from './observability/logger';
 
 const USAGE = `Usage:
   lambda-extproc [--config FILE]          run the ext_proc server (LAMBDA_EXTPROC_CONFIG as fallback)
   lambda-extproc check --config FILE      validate a config file: exit 0, or 1 with every problem
+  lambda-extproc import-kong FILE         print the config equivalent to a Kong decK file; notes on stderr
+  lambda-extproc schema                   print the config file's JSON Schema
+  lambda-extproc dev --config FILE [--http 127.0.0.1:8000]
+                                          run the server plus a local HTTP front door in Envoy's place
+                                          (a development aid, not a production proxy)
   lambda-extproc --help | --version
 `;
+
+const COMMANDS = new Set(['run', 'check', 'import-kong', 'schema', 'dev']);
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let parsed;
@@ -19,7 +33,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        http: { type: 'string', default: '127.0.0.1:8000' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
     });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}`);
@@ -36,8 +55,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const command = positionals[0] ?? 'run';
   const file = values.config ?? env.LAMBDA_EXTPROC_CONFIG;
-  if (command !== 'run' && command !== 'check') {
+  if (!COMMANDS.has(command)) {
     process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+    return 2;
+  }
+  if (command === 'schema') {
+    process.stdout.write(renderConfigJsonSchema());
+    return 0;
+  }
+  if (command === 'import-kong') {
+    const deck = positionals[1];
+    if (deck === undefined) {
+      process.stderr.write(`import-kong needs the decK file: lambda-extproc import-kong kong.yaml\n${USAGE}`);
+      return 2;
+    }
+    const result = importKong(deck);
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    return result.code;
+  }
+  if (env.LOG_LEVEL !== undefined && !LOG_LEVELS.has(env.LOG_LEVEL)) {
+    process.stderr.write(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')} (got "${env.LOG_LEVEL}")\n`);
     return 2;
   }
   if (file === undefined) {
@@ -53,10 +91,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${file}: OK (${loaded.config.routes.length} route${loaded.config.routes.length === 1 ? '' : 's'})\n`);
     return 0;
   }
-  return run(file, loaded.config, env);
+  if (command === 'dev' && loaded.config.tls !== undefined) {
+    // The front door dials our own port in plaintext; TLS is for an Envoy elsewhere.
+    process.stderr.write('dev: tls in the config is ignored; the gRPC port serves plaintext on its listen address\n');
+    return run(file, { ...loaded.config, tls: undefined }, env, values.http);
+  }
+  return run(file, loaded.config, env, command === 'dev' ? values.http : undefined);
 }
 
-async function run(file: string, config: Parameters<typeof startApp>[0], env: NodeJS.ProcessEnv): Promise<number> {
+async function run(file: string, config: Parameters<typeof startApp>[0], env: NodeJS.ProcessEnv, devHttp?: string): Promise<number> {
   const logger = createLogger(env.LOG_LEVEL === undefined ? config.log_level : (env.LOG_LEVEL as typeof config.log_level));
   // One request's failure must never take the process down.
   process.on('unhandledRejection', (reason) => logger.error({ error: String(reason) }, 'unhandled rejection'));
@@ -69,18 +112,25 @@ async function run(file: string, config: Parameters<typeof startApp>[0], env: No
     return 1;
   }
   const running = app;
-  process.on('SIGHUP', () => {
-    const loaded = loadConfigFile(file, env);
-    if (!loaded.ok) {
-      logger.error({ problems: loaded.problems }, 'config reload rejected; the previous config stays in force');
-      return;
+  let frontDoor: FrontDoor | undefined;
+  if (devHttp !== undefined) {
+    try {
+      frontDoor = await startFrontDoor({ listen: devHttp, extproc: `${connectHost(config.listen)}:${running.port}`, maxBodyBytes: config.max_message_bytes });
+    } catch (error) {
+      logger.fatal({ error: (error as Error).message, http: devHttp }, 'cannot start the dev front door');
+      await running.stop(0);
+      logger.flush();
+      return 1;
     }
-    running.reload(loaded.config);
-    logger.info({ routes: loaded.config.routes.map((r) => r.name) }, 'config reloaded');
-  });
+    logger.info({ http: `http://${devHttp.slice(0, devHttp.lastIndexOf(':'))}:${frontDoor.port}`, port: frontDoor.port }, 'dev front door listening (a development aid, not a production proxy)');
+  }
+  process.on('SIGHUP', () => running.reloadFile(file));
+  const watcher = config.watch ? watchConfigFile(file, () => running.reloadFile(file)) : undefined;
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal, drain_timeout_ms: config.drain_timeout }, 'draining');
+      watcher?.close();
+      void frontDoor?.close();
       void running.stop().then((result) => {
         logger.info({ result }, 'stopped');
         logger.flush();
@@ -90,6 +140,12 @@ async function run(file: string, config: Parameters<typeof startApp>[0], env: No
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+// The dev front door dials our own gRPC port: a wildcard listen address is reached on loopback.
+function connectHost(listen: string): string {
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return host === '0.0.0.0' || host === '[::]' || host === '' ? '127.0.0.1' : host;
 }
 
 function readVersion(): string {
