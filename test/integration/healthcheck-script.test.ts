@@ -47,12 +47,14 @@ function closedPort(): Promise<number> {
 t.test('exits 0 for a SERVING sidecar, for the whole server and for the ext_proc service', async (t) => {
   const app = await startSidecar();
   t.teardown(() => app.stop(1000));
-  const whole = await runScript([`127.0.0.1:${app.port}`]);
+  const [whole, extProc, viaEnv] = await Promise.all([
+    runScript([`127.0.0.1:${app.port}`]),
+    runScript([`127.0.0.1:${app.port}`, 'envoy.service.ext_proc.v3.ExternalProcessor']),
+    runScript([], { LAMBDA_EXTPROC_HEALTH_ADDRESS: `0.0.0.0:${app.port}` }),
+  ]);
   t.equal(whole.code, 0, whole.stderr);
   t.match(whole.stdout, /SERVING/);
-  const extProc = await runScript([`127.0.0.1:${app.port}`, 'envoy.service.ext_proc.v3.ExternalProcessor']);
   t.equal(extProc.code, 0, extProc.stderr);
-  const viaEnv = await runScript([], { LAMBDA_EXTPROC_HEALTH_ADDRESS: `0.0.0.0:${app.port}` });
   t.equal(viaEnv.code, 0, `a wildcard listen address is checked on loopback: ${viaEnv.stderr}`);
 });
 
@@ -60,10 +62,9 @@ t.test('readiness fails while draining (NOT_SERVING) but liveness (--live) still
   const app = await startSidecar();
   t.teardown(() => app.stop(1000));
   app.health.set('NOT_SERVING');
-  const ready = await runScript([`127.0.0.1:${app.port}`]);
+  const [ready, live] = await Promise.all([runScript([`127.0.0.1:${app.port}`]), runScript(['--live', `127.0.0.1:${app.port}`])]);
   t.equal(ready.code, 1);
   t.match(ready.stdout, /NOT_SERVING/);
-  const live = await runScript(['--live', `127.0.0.1:${app.port}`]);
   t.equal(live.code, 0, live.stderr);
 });
 
@@ -78,10 +79,10 @@ t.test('exits 1 for a health service name the server does not know', async (t) =
 t.test('exits 1 when no server answers, in both modes, within the timeout', async (t) => {
   const port = await closedPort();
   const started = Date.now();
-  const ready = await runScript([`127.0.0.1:${port}`], { LAMBDA_EXTPROC_HEALTH_TIMEOUT_MS: '1000' });
+  const env = { LAMBDA_EXTPROC_HEALTH_TIMEOUT_MS: '1000' };
+  const [ready, live] = await Promise.all([runScript([`127.0.0.1:${port}`], env), runScript(['--live', `127.0.0.1:${port}`], env)]);
   t.equal(ready.code, 1);
   t.match(ready.stderr, /UNAVAILABLE|DEADLINE_EXCEEDED/);
-  const live = await runScript(['--live', `127.0.0.1:${port}`], { LAMBDA_EXTPROC_HEALTH_TIMEOUT_MS: '1000' });
   t.equal(live.code, 1);
   t.ok(Date.now() - started < 10_000, 'bounded by the timeout');
 });
