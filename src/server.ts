@@ -3,6 +3,7 @@ import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStrea
 import { handleProcessStream, type StreamOptions } from './extproc/stream';
 import type { ProcessingRequest, ProcessingResponse } from './extproc/messages';
 import { loadSchemas } from './extproc/proto';
+import { RAISED_RESET_LIMITS, raiseResetLimits, supportsResetLimits } from './extproc/reset-limits';
 import type { HealthState, ServingStatus } from './observability/health';
 
 export interface ServerOptions {
@@ -16,6 +17,8 @@ export interface ServerOptions {
 export interface RunningServer {
   readonly port: number;
   readonly server: Server;
+  /** Whether nghttp2's RST_STREAM limit was raised (Node 22.10+); else Envoy needs ext_proc_graceful_grpc_close. */
+  readonly resetLimitsRaised: boolean;
   /** Refuses new streams, waits for in-flight ones up to `timeoutMs`, then cuts the rest. */
   drain(timeoutMs: number): Promise<'drained' | 'forced'>;
 }
@@ -30,6 +33,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
   });
+  // Envoy resets the stream after each answer: lift nghttp2's reset limit where Node allows it.
+  const resetLimitsRaised = supportsResetLimits(process.version) && raiseResetLimits(server, RAISED_RESET_LIMITS);
   server.addService(schemas.extProc, {
     Process: (call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
       if (options.health.status() !== 'SERVING') {
@@ -71,6 +76,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     port,
     server,
+    resetLimitsRaised,
     drain(timeoutMs) {
       options.health.set('NOT_SERVING');
       for (const call of watchers) call.end();
