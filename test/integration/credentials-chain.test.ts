@@ -251,3 +251,21 @@ for (const pair of pairs) {
     t.ok(pair.lowerUntouched(), 'the lower source was not asked');
   });
 }
+
+t.test('a rejected web identity token is a 500 naming the source; no token, key or secret is written', async (t) => {
+  const file = join(dir, 'wrong-web-identity-token');
+  const wrongToken = 'eyJ-WRONG-web-identity-token-never-logged';
+  writeFileSync(file, wrongToken);
+  useEnv({ AWS_WEB_IDENTITY_TOKEN_FILE: file, AWS_ROLE_ARN: ROLE, AWS_SECRET_ACCESS_KEY: ENV_KEY.secret });
+  const h = await harnessFor(t);
+  const r = await h.send({ path: '/r' });
+  t.equal(r.status, 500);
+  t.match(String(h.logs.find((l) => l.msg === 'request failed')?.error), /environment failed: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set/);
+  useEnv({ AWS_WEB_IDENTITY_TOKEN_FILE: file, AWS_ROLE_ARN: ROLE });
+  const h2 = await harnessFor(t);
+  const r2 = await h2.send({ path: '/r' });
+  t.equal(r2.status, 500);
+  t.match(String(h2.logs.find((l) => l.msg === 'request failed')?.error), /web identity \(role .*\) failed: InvalidIdentityToken/);
+  const out = h.rawLogs() + h2.rawLogs() + r.body.toString() + r2.body.toString();
+  for (const secret of [wrongToken, WEB_TOKEN, ENV_KEY.secret, POD_TOKEN]) t.notOk(out.includes(secret), 'secret not written');
+});

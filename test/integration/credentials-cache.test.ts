@@ -1,0 +1,162 @@
+// Caching of credentials: one fetch for a burst and for routes that resolve
+// alike, refresh ahead of expiry, failures cached with backoff, old
+// credentials kept while a refresh fails, hanging sources bounded.
+import t, { type Test } from 'tap';
+import { startHarness, type Harness } from '../support/harness';
+import { startFakeImds, type FakeImds } from '../fakes/imds';
+import { startFakeContainer, type FakeContainer } from '../fakes/container';
+import { secretsOfIssued } from '../fakes/sts';
+
+const POD_TOKEN = 'pod-identity-SECRET-token-never-logged-01';
+const secrets = { ...secretsOfIssued('imds', 50), ...secretsOfIssued('container', 50) };
+let imds: FakeImds;
+let container: FakeContainer;
+const baseEnv = { ...process.env };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.before(async () => {
+  imds = await startFakeImds({ mode: 'v2-required' });
+  container = await startFakeContainer({ token: POD_TOKEN });
+});
+t.teardown(async () => {
+  process.env = baseEnv;
+  await Promise.all([imds.close(), container.close()]);
+});
+
+function useEnv(extra: Record<string, string>): void {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(baseEnv)) if (!/^(AWS_|AMAZON_)/.test(name)) env[name] = value;
+  process.env = { ...env, AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url, AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9', ...extra };
+  imds.requests.length = 0;
+  container.requests.length = 0;
+}
+const useContainer = () =>
+  useEnv({ AWS_EC2_METADATA_DISABLED: 'true', AWS_CONTAINER_CREDENTIALS_FULL_URI: `${container.url}/creds`, AWS_CONTAINER_AUTHORIZATION_TOKEN: POD_TOKEN });
+
+const route = (name: string, extra = '', timeout = 800) => `
+  - name: ${name}
+    match: { path: /${name} }
+    function_name: F
+    aws_region: us-west-2
+    host: 127.0.0.1
+    port: {{lambda}}
+    disable_https: true
+    timeout: ${timeout}
+${extra}`;
+
+async function harnessFor(t: Test, routes: string): Promise<Harness> {
+  const h = await startHarness({ config: `routes:${routes}`, env: process.env, lambda: { secrets } });
+  t.teardown(() => h.close());
+  return h;
+}
+
+t.test('100 concurrent first requests make one IMDS round trip', async (t) => {
+  useEnv({});
+  const h = await harnessFor(t, route('a'));
+  const answers = await Promise.all(Array.from({ length: 100 }, () => h.send({ path: '/a' })));
+  t.ok(answers.every((r) => r.status === 200), 'all 100 answered 200');
+  t.equal(imds.requests.filter((q) => q.method === 'PUT').length, 1, 'one token request');
+  t.equal(imds.credentialsServed(), 1, 'one credentials document');
+  t.ok(h.lambda.invocations.every((i) => i.accessKeyId === imds.lastIssued()?.accessKeyId));
+  await h.send({ path: '/a' });
+  t.equal(imds.requests.length, 3, 'later requests are served from the cache');
+});
+
+t.test('routes that resolve the same way share one fetch; a different IMDS mode does not', async (t) => {
+  useEnv({});
+  const served = imds.credentialsServed();
+  const h = await harnessFor(t, route('a') + route('b', '', 900) + route('c', '    aws_imds_protocol_version: v2'));
+  t.equal((await h.send({ path: '/a' })).status, 200);
+  t.equal((await h.send({ path: '/b' })).status, 200);
+  t.equal(imds.credentialsServed() - served, 1, 'a and b share the chain');
+  t.equal((await h.send({ path: '/c' })).status, 200);
+  t.equal(imds.credentialsServed() - served, 2, 'c resolves differently');
+});
+
+t.test('credentials are refreshed ahead of a short Expiration, not per request', async (t) => {
+  useContainer();
+  container.options.ttlMs = 4000;
+  t.teardown(() => {
+    container.options.ttlMs = undefined;
+  });
+  const h = await harnessFor(t, route('a'));
+  await h.send({ path: '/a' });
+  await h.send({ path: '/a' });
+  t.equal(container.requests.length, 1, 'fresh credentials are reused');
+  const first = h.lambda.invocations[0]?.accessKeyId;
+  await sleep(2200);
+  const r = await h.send({ path: '/a' });
+  t.equal(r.status, 200);
+  await sleep(100);
+  t.equal(container.requests.length, 2, 'half-way to expiry one refresh was made');
+  await h.send({ path: '/a' });
+  t.not(h.lambda.invocations.at(-1)?.accessKeyId, first, 'requests now sign with the new credentials');
+  t.equal(h.lambda.invocations.at(-1)?.accessKeyId, container.lastIssued()?.accessKeyId);
+});
+
+t.test('a failed refresh keeps serving the still-valid credentials', async (t) => {
+  useContainer();
+  container.options.ttlMs = 4000;
+  t.teardown(() => {
+    container.options.ttlMs = undefined;
+    container.options.failStatus = undefined;
+  });
+  const h = await harnessFor(t, route('a'));
+  t.equal((await h.send({ path: '/a' })).status, 200);
+  const first = h.lambda.invocations[0]?.accessKeyId;
+  container.options.failStatus = 503;
+  await sleep(2200);
+  t.equal((await h.send({ path: '/a' })).status, 200);
+  await sleep(100);
+  t.equal((await h.send({ path: '/a' })).status, 200);
+  t.equal(container.requests.length, 2, 'one failed refresh, then backoff');
+  t.ok(h.lambda.invocations.every((i) => i.accessKeyId === first), 'all signed with the first credentials');
+  t.ok(h.logs.some((l) => l.msg === 'AWS credentials fetch failed'), 'the failed refresh is logged');
+});
+
+t.test('a failing source is remembered with backoff instead of being asked per request', async (t) => {
+  useContainer();
+  container.options.failStatus = 503;
+  t.teardown(() => {
+    container.options.failStatus = undefined;
+  });
+  const h = await harnessFor(t, route('a'));
+  const answers = await Promise.all(Array.from({ length: 10 }, () => h.send({ path: '/a' })));
+  t.ok(answers.every((r) => r.status === 500));
+  t.equal((await h.send({ path: '/a' })).status, 500);
+  t.equal(container.requests.length, 1, 'one call for 11 requests');
+  container.options.failStatus = undefined;
+  await sleep(1100);
+  t.equal((await h.send({ path: '/a' })).status, 200, 'recovers after the backoff');
+  t.equal(container.requests.length, 2);
+});
+
+t.test('a hanging IMDS is bounded: 500 within the route timeout', async (t) => {
+  useEnv({});
+  imds.options.hang = true;
+  t.teardown(() => {
+    imds.options.hang = false;
+  });
+  const h = await harnessFor(t, route('a'));
+  const started = Date.now();
+  const r = await h.send({ path: '/a' });
+  const elapsed = Date.now() - started;
+  t.equal(r.status, 500);
+  t.ok(elapsed < 1300, `answered in ${elapsed} ms (route timeout 800 ms)`);
+  t.equal(h.lambda.invocations.length, 0);
+});
+
+t.test('a hanging container endpoint is bounded by the route timeout', async (t) => {
+  useContainer();
+  container.options.hang = true;
+  t.teardown(() => {
+    container.options.hang = false;
+  });
+  const h = await harnessFor(t, route('a'));
+  const started = Date.now();
+  const r = await h.send({ path: '/a' });
+  t.equal(r.status, 500);
+  t.ok(Date.now() - started < 1300);
+  t.notOk(h.rawLogs().includes(POD_TOKEN), 'the authorization token is never logged');
+  t.notOk(r.body.toString().includes(POD_TOKEN));
+});
