@@ -17,9 +17,20 @@ const SECRET_KEYS = [
   'secretAccessKey',
   'sessionToken',
   'token',
+  'aws_session_token',
+  'x-aws-ec2-metadata-token',
+  'x-amz-signature',
+  'signature',
+  'password',
+  'secret',
+  'client_secret',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
 ];
 
-export const REDACT_PATHS = [...SECRET_KEYS.map((key) => `*["${key}"]`), ...SECRET_KEYS.map((key) => `*.*["${key}"]`), ...SECRET_KEYS.map((key) => `["${key}"]`)];
+// Three levels deep covers `{ request: { headers: { authorization } } }` and `{ route: { aws_secret } }` inside a field.
+export const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [`["${key}"]`, `*["${key}"]`, `*.*["${key}"]`, `*.*.*["${key}"]`]);
 
 export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
   return pino(
