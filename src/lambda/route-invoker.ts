@@ -7,6 +7,7 @@ import type { CredentialCache } from '../aws/credentials';
 import { LambdaExtprocError } from '../errors';
 import type { LambdaClientCache } from './client';
 import { invokeLambda, type InvokeTarget, type LambdaResult } from './invoke';
+import { createFastInvoke } from './fast-invoke';
 
 export interface LambdaDeps {
   readonly env: NodeJS.ProcessEnv;
@@ -62,6 +63,12 @@ export function createRouteInvoker(routes: readonly RouteConfig[], deps: LambdaD
         proxyUrl: route.proxy_url,
       });
       const target = resolved.target;
+      // The lean path (same behaviour, a fraction of the CPU); the SDK path keeps proxy_url routes.
+      const endpoint = resolved.endpoint;
+      if (route.proxy_url === undefined && endpoint !== undefined) {
+        const fast = createFastInvoke({ endpoint, region: resolved.region, credentials: source.provider, keepalive: route.keepalive }, target);
+        return [route.name, { call: fast }] as const;
+      }
       return [route.name, { call: (payload: Uint8Array, signal: AbortSignal) => invokeLambda(client, target, payload, signal) }] as const;
     }),
   );
