@@ -43,7 +43,16 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
   const host = url.host;
 
   return async (payload, signal) => {
-    const timeout = AbortSignal.timeout(target.timeout);
+    // One controller, one timer: AbortSignal.timeout + AbortSignal.any cost more per request.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, target.timeout);
+    const onCancel = (): void => controller.abort();
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', onCancel, { once: true });
     const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     try {
       const signed = await signer.sign({
@@ -67,14 +76,17 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
         path: requestPath,
         headers: { ...signed.headers, 'user-agent': USER_AGENT },
         body,
-        signal: AbortSignal.any([signal, timeout]),
+        signal: controller.signal,
       });
       const bytes = Buffer.from(await response.body.arrayBuffer());
       const headers = toHeaderList(response.headers);
       if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, bytes);
       return { status: response.statusCode, headers, body: bytes };
     } catch (error) {
-      throw classifyFastInvokeError(error, target, timeout.aborted, signal.aborted);
+      throw classifyFastInvokeError(error, target, timedOut, signal.aborted);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onCancel);
     }
   };
 }
