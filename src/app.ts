@@ -73,6 +73,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       events: createStreamEvents(createRequestLog(logger), metrics),
       envoyMessageTimeout: config.envoy_message_timeout,
       maxBodyBytes: config.max_message_bytes,
+      allowModeOverride: config.allow_mode_override,
     },
   }).catch(async (error: unknown) => {
     // A gRPC port that cannot bind must not leave the admin port held.
@@ -116,7 +117,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 }
 
 // Read once at start: changing them needs a new listener or a new process.
-const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'log_level', 'watch'] as const satisfies ReadonlyArray<keyof Config>;
+const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'allow_mode_override', 'log_level', 'watch'] as const satisfies ReadonlyArray<keyof Config>;
 
 // Times the Lambda call alone (not payload building), whatever its outcome.
 function timeInvocations(invoke: RouteInvoker, metrics: Metrics): RouteInvoker {

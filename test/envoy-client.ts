@@ -39,6 +39,10 @@ export interface EnvoyRequest {
   readonly legacyHeaderValues?: boolean;
   /** Cancel the stream this many ms after sending the last message. */
   readonly cancelAfterMs?: number;
+  /** Envoy's allow_mode_override: honour mode_override in the headers answer. */
+  readonly allowModeOverride?: boolean;
+  /** observability_mode: send every message flagged, wait for nothing, then half-close. */
+  readonly observabilityMode?: boolean;
 }
 
 export interface EnvoyResult {
@@ -58,8 +62,16 @@ export interface EnvoyResult {
 
 type Item = { kind: 'message'; message: ProcessingResponse } | { kind: 'status'; code: number; details: string } | { kind: 'timeout' };
 
+export interface RawExchange {
+  readonly received: ProcessingResponse[];
+  readonly code: number;
+  readonly details: string;
+}
+
 export interface EnvoyClient {
   send(request: EnvoyRequest): Promise<EnvoyResult>;
+  /** Not Envoy: writes the given messages as they are, half-closes, and reports every answer and the final status. */
+  sendRaw(messages: ProcessingRequest[], metadata?: Readonly<Record<string, string>>): Promise<RawExchange>;
   close(): void;
 }
 
@@ -72,6 +84,7 @@ export function createEnvoyClient(address: string): EnvoyClient {
   const client = new Ctor(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   return {
     send: (request) => runStream(client, request),
+    sendRaw: (messages, metadata) => runRaw(client, messages, metadata ?? {}),
     close: () => client.close(),
   };
 }
@@ -136,7 +149,7 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
 
   const body = request.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(request.body) ? request.body : Buffer.from(request.body, 'utf8');
   const hasBody = body.length > 0;
-  const bodyMode = request.bodyMode ?? 'BUFFERED';
+  let bodyMode: BodyMode = request.bodyMode ?? 'BUFFERED';
   const headers = [
     [':authority', request.authority ?? 'localhost:8000'],
     [':path', request.path],
@@ -158,8 +171,9 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
     },
   };
   if (request.routeName !== undefined) {
-    first.attributes = { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { string_value: request.routeName } } } };
+    first.attributes = { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { stringValue: request.routeName } } } };
   }
+  if (request.observabilityMode === true) return runObservability(call, first, body, request.chunkSize ?? body.length, sent, received, items, waitFor);
   if (request.sendProtocolConfig !== false) first.protocol_config = { request_body_mode: BODY_MODE[bodyMode], response_body_mode: 0 };
 
   const finishWith = async (outcome: EnvoyResult['outcome'], status: number, responseHeaders: Array<[string, string]>, responseBody: Buffer, grpc?: { code: number; details: string }): Promise<EnvoyResult> => {
@@ -199,6 +213,9 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
   write(first);
   let result = await answer('request_headers');
   if (result !== 'continue') return result;
+  // Envoy applies mode_override from a headers answer only with allow_mode_override.
+  const override = received.at(-1)?.mode_override?.request_body_mode;
+  if (request.allowModeOverride === true && override !== undefined) bodyMode = (Object.keys(BODY_MODE) as BodyMode[]).find((name) => BODY_MODE[name] === override) ?? bodyMode;
   if (hasBody && bodyMode !== 'NONE') {
     const chunkSize = request.chunkSize ?? body.length;
     if (bodyMode === 'BUFFERED') {
@@ -290,4 +307,51 @@ function makeResult(
     headerValues: (name) => headers.filter(([k]) => k === name.toLowerCase()).map(([, v]) => v),
     json: () => JSON.parse(body.toString('utf8')) as unknown,
   };
+}
+
+// observability_mode: "send and go". Envoy sends every message flagged and
+// ignores whatever comes back; the server must not reply.
+async function runObservability(
+  call: ClientDuplexStream<ProcessingRequest, ProcessingResponse>,
+  first: ProcessingRequest,
+  body: Buffer,
+  chunkSize: number,
+  sent: ProcessingRequest[],
+  received: ProcessingResponse[],
+  items: Item[],
+  wait: (ms: number) => Promise<Item>,
+): Promise<EnvoyResult> {
+  const messages: ProcessingRequest[] = [{ ...first, observability_mode: true }];
+  for (let offset = 0; offset < body.length; offset += chunkSize) {
+    const end = Math.min(body.length, offset + chunkSize);
+    messages.push({ request_body: { body: body.subarray(offset, end), end_of_stream: end === body.length }, observability_mode: true });
+  }
+  for (const message of messages) {
+    sent.push(message);
+    call.write(message);
+  }
+  call.end();
+  let status: { code: number; details: string } | undefined;
+  for (;;) {
+    const item = items.shift() ?? (await wait(1000));
+    if (item.kind === 'status') status = { code: item.code, details: item.details };
+    if (item.kind !== 'message') break;
+  }
+  return makeResult('upstream', 200, [['content-type', 'text/plain']], Buffer.from(UPSTREAM_BODY), sent, received, status);
+}
+
+async function runRaw(client: InstanceType<ServiceClientConstructor>, messages: ProcessingRequest[], metadataValues: Readonly<Record<string, string>>): Promise<RawExchange> {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(metadataValues)) metadata.set(key, value);
+  const call = (client as unknown as { Process(m: Metadata): ClientDuplexStream<ProcessingRequest, ProcessingResponse> }).Process(metadata);
+  const received: ProcessingResponse[] = [];
+  call.on('data', (message: ProcessingResponse) => received.push(message));
+  call.on('error', () => undefined);
+  const status = new Promise<{ code: number; details: string }>((resolve) => call.on('status', (s: { code: number; details: string }) => resolve(s)));
+  for (const message of messages) call.write(message);
+  call.end();
+  const timeout = new Promise<{ code: number; details: string }>((resolve) => setTimeout(() => resolve({ code: -1, details: 'no status within 5 s' }), 5000).unref());
+  const final = await Promise.race([status, timeout]);
+  if (final.code === -1) call.cancel();
+  return { received, code: final.code, details: final.details };
 }

@@ -142,6 +142,8 @@ export const configSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Envoy's ext_proc message_timeout in ms, so slow invocations can ask for more time.
     envoy_message_timeout: z.number().int().positive().default(200),
+    // Mirrors Envoy's allow_mode_override: when Envoy sends no body (request_body_mode NONE), ask it for BUFFERED.
+    allow_mode_override: z.boolean().default(false),
     // Below Kubernetes' default 30 s grace period.
     drain_timeout: z.number().int().positive().default(25000),
     // Largest gRPC message accepted: Lambda's 6 MiB payload plus headers and framing.

@@ -25,11 +25,13 @@ export interface HttpTrailers {
   trailers?: HeaderMap;
 }
 
+// google.protobuf types come from protobufjs's built-in descriptors, whose
+// field names are camelCase whatever keepCase says.
 export interface StructValue {
   kind?: string;
-  string_value?: string;
-  number_value?: number;
-  bool_value?: boolean;
+  stringValue?: string;
+  numberValue?: number;
+  boolValue?: boolean;
 }
 
 export interface Struct {

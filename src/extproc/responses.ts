@@ -1,7 +1,7 @@
 // Builders for every message the server sends to Envoy.
 import type { HttpResponse } from '../http';
 import { toHeaderMutation } from './headers';
-import type { ProcessingMode, ProcessingResponse, RequestCase } from './messages';
+import { BodySendMode, type ProcessingMode, type ProcessingResponse, type RequestCase } from './messages';
 
 const CONTINUE: ProcessingResponse['request_headers'] = { response: { status: 0 } };
 
@@ -45,6 +45,6 @@ export function overrideTimeout(ms: number): ProcessingResponse {
 }
 
 export function requestBufferedBody(): ProcessingResponse {
-  const mode: ProcessingMode = { request_body_mode: 2 };
+  const mode: ProcessingMode = { request_body_mode: BodySendMode.BUFFERED };
   return { request_headers: CONTINUE, mode_override: mode };
 }

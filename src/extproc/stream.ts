@@ -9,7 +9,7 @@ import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
 import { BodySendMode, type HttpBody, type HttpHeaders, type ProcessingRequest, type ProcessingResponse, type RequestCase } from './messages';
 import { toHttpRequest, toRequestHead, type RequestHead } from './request';
-import { continueFor, immediateResponse, overrideTimeout } from './responses';
+import { continueFor, immediateResponse, overrideTimeout, requestBufferedBody } from './responses';
 
 /** What the route handler returns: the response, and what the log needs. */
 export interface Outcome {
@@ -58,6 +58,8 @@ export interface StreamOptions {
   readonly envoyMessageTimeout: number;
   /** Largest request body accepted, summed over chunks. */
   readonly maxBodyBytes: number;
+  /** Envoy has allow_mode_override: a body Envoy will not send can be asked for with mode_override. */
+  readonly allowModeOverride?: boolean;
 }
 
 type Phase = 'start' | 'body' | 'invoking' | 'passthrough' | 'done';
@@ -153,7 +155,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   async function onRequestHeaders(message: ProcessingRequest, headers: HttpHeaders): Promise<void> {
     if (phase !== 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_headers received twice on one stream');
     head = toRequestHead(readHeaderMap(headers.headers), Date.now());
-    const xdsRouteName = message.attributes?.[ATTRIBUTES_KEY]?.fields?.['xds.route_name']?.string_value;
+    const xdsRouteName = message.attributes?.[ATTRIBUTES_KEY]?.fields?.['xds.route_name']?.stringValue;
     const selection = selectRoute(generation.table, { metadataRoute, xdsRouteName, method: head.method, pathname: head.pathname });
     if (selection.kind === 'none') {
       phase = 'passthrough';
@@ -167,6 +169,12 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     match = selection.match;
     if (headers.end_of_stream === true) return invoke(null);
     if (bodyMode === BodySendMode.NONE) {
+      if (options.allowModeOverride === true) {
+        // Envoy honours mode_override only in a headers answer, and only with allow_mode_override.
+        phase = 'body';
+        bodyMode = BodySendMode.BUFFERED;
+        return send(requestBufferedBody());
+      }
       const error = new LambdaExtprocError('body_mode', 'request has a body but Envoy sends none: set request_body_mode: BUFFERED in the Envoy ext_proc filter');
       return answer(toErrorResponse(error), route.name, route.function_name, error);
     }
