@@ -37,16 +37,17 @@ export interface RunningApp {
 
 export async function startApp(config: Config, options: AppOptions): Promise<RunningApp> {
   const { logger, env } = options;
+  const metrics = createMetrics();
   // The chain reads process.env, as the AWS SDK providers it is built from do.
   const credentials = createCredentialCache({
     onEvent: (event) => {
+      metrics.credentialRefresh(event.source, event.outcome);
       if (event.outcome === 'failed') logger.warn({ credential_source: event.source, error: event.detail }, 'AWS credentials fetch failed');
       else logger.debug({ credential_source: event.source }, 'AWS credentials refreshed');
     },
   });
   const clients = createLambdaClientCache();
   const health = createHealthState();
-  const metrics = createMetrics();
   const build = (next: Config): Generation => ({
     table: compileRoutes(next.routes),
     handle: createRouteHandler(timeInvocations(createRouteInvoker(next.routes, { env, credentials, clients }), metrics)),

@@ -124,3 +124,25 @@ t.test('secrets of the config reach neither /metrics nor the logs', async (t) =>
     t.notOk(h.rawLogs().includes(secret), `${secret.slice(0, 6)}… not in logs`);
   }
 });
+
+t.test('credential fetches are counted by source and outcome: one fetch serves many requests', async (t) => {
+  // The credential chain reads the process environment, as the AWS SDK does.
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDCHAIN0000000001';
+  process.env.AWS_SECRET_ACCESS_KEY = 'chain-secret-0001';
+  t.teardown(() => {
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+  });
+  const chainRoute = `  - name: chain\n    match: { path_prefix: /chain }\n    function_name: chain-fn\n    aws_region: us-east-1\n    host: 127.0.0.1\n    port: {{lambda}}\n    disable_https: true\n`;
+  const h = await startHarness({
+    config: `admin:\n  listen: 127.0.0.1:0\nroutes:\n${chainRoute}`,
+    lambda: { secrets: { AKIDCHAIN0000000001: 'chain-secret-0001' }, functions: { 'chain-fn': () => ({ body: '{}' }) } },
+  });
+  t.teardown(() => h.close());
+  const answers = await Promise.all([1, 2, 3].map(() => h.send({ path: '/chain' })));
+  t.same(answers.map((a) => a.status), [200, 200, 200]);
+  const { samples, text } = await scrape(h.app.adminPort ?? 0);
+  const refreshes = samples.filter((s) => s.name === 'lambda_extproc_credential_refreshes_total');
+  t.same(refreshes.map((s) => ({ ...s.labels, value: s.value })), [{ source: 'env', outcome: 'refreshed', value: 1 }], 'the chain answered from the environment, once');
+  t.notOk(text.includes('chain-secret-0001'), 'secret key not in /metrics');
+});
