@@ -52,9 +52,10 @@ async function harnessFor(t: Test, routes: string): Promise<Harness> {
 
 t.test('100 concurrent first requests make one IMDS round trip', async (t) => {
   useEnv({});
-  const h = await harnessFor(t, route('a'));
+  // A generous timeout: this test counts fetches, not latency under a loaded machine.
+  const h = await harnessFor(t, route('a', '', 10_000));
   const answers = await Promise.all(Array.from({ length: 100 }, () => h.send({ path: '/a' })));
-  t.ok(answers.every((r) => r.status === 200), 'all 100 answered 200');
+  t.same([...new Set(answers.map((r) => `${r.outcome} ${r.status}`))], ['immediate 200'], 'all 100 answered 200');
   t.equal(imds.requests.filter((q) => q.method === 'PUT').length, 1, 'one token request');
   t.equal(imds.credentialsServed(), 1, 'one credentials document');
   t.ok(h.lambda.invocations.every((i) => i.accessKeyId === imds.lastIssued()?.accessKeyId));
