@@ -13,8 +13,13 @@
 //          draining on SIGTERM is not restarted; only no answer fails.
 // Without --live (readiness): exit 0 only for SERVING.
 // $LAMBDA_EXTPROC_HEALTH_TIMEOUT_MS bounds the whole check (default 2000).
+// When the sidecar serves TLS (config `tls`), $LAMBDA_EXTPROC_HEALTH_TLS_CA
+// names the CA file to trust, $LAMBDA_EXTPROC_HEALTH_TLS_CERT and _TLS_KEY a
+// client certificate for mTLS, and $LAMBDA_EXTPROC_HEALTH_TLS_SERVER_NAME the
+// name to verify (default localhost).
 'use strict';
 
+const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -27,7 +32,19 @@ function parseArgs(argv, env) {
   const address = loopbackFor(positionals[0] || env.LAMBDA_EXTPROC_HEALTH_ADDRESS || '127.0.0.1:50051');
   const service = positionals[1] || '';
   const timeoutMs = Number(env.LAMBDA_EXTPROC_HEALTH_TIMEOUT_MS || 2000);
-  return { live, address, service, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 2000 };
+  const tls = env.LAMBDA_EXTPROC_HEALTH_TLS_CA
+    ? { ca: env.LAMBDA_EXTPROC_HEALTH_TLS_CA, cert: env.LAMBDA_EXTPROC_HEALTH_TLS_CERT, key: env.LAMBDA_EXTPROC_HEALTH_TLS_KEY, serverName: env.LAMBDA_EXTPROC_HEALTH_TLS_SERVER_NAME || 'localhost' }
+    : undefined;
+  return { live, address, service, tls, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 2000 };
+}
+
+function channelFor(tls) {
+  if (tls === undefined) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  const read = (file) => (file ? readFileSync(file) : null);
+  return {
+    credentials: grpc.credentials.createSsl(read(tls.ca), read(tls.key), read(tls.cert)),
+    options: { 'grpc.ssl_target_name_override': tls.serverName },
+  };
 }
 
 // A wildcard listen address is not something to connect to.
@@ -35,7 +52,7 @@ function loopbackFor(address) {
   return address.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
 }
 
-function check({ live, address, service, timeoutMs }) {
+function check({ live, address, service, tls, timeoutMs }) {
   const definition = protoLoader.loadSync('grpc/health/v1/health.proto', {
     keepCase: true,
     enums: Number,
@@ -43,7 +60,8 @@ function check({ live, address, service, timeoutMs }) {
     includeDirs: [join(__dirname, '..', 'proto')],
   });
   const Health = grpc.loadPackageDefinition(definition).grpc.health.v1.Health;
-  const client = new Health(address, grpc.credentials.createInsecure());
+  const channel = channelFor(tls);
+  const client = new Health(address, channel.credentials, channel.options);
   return new Promise((resolve) => {
     client.Check({ service }, { deadline: Date.now() + timeoutMs }, (error, response) => {
       client.close();

@@ -1,5 +1,5 @@
 // TLS and mTLS on the gRPC port, with certificates made for the test.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,19 @@ ${fakeRoute('a', 'match: { path: /a }\nfunction_name: F')}`,
   const address = `127.0.0.1:${h.app.port}`;
   t.equal(await checkHealth(address, '', credentials.createSsl(ca, clientKey, clientCert)), 'SERVING', 'a client with a certificate from the CA is served');
   t.equal(await checkHealth(address, '', credentials.createSsl(ca)), 'ERROR', 'a client without a certificate is refused');
+  const script = join(__dirname, '..', '..', 'scripts', 'healthcheck.js');
+  // Asynchronous: the server under test runs in this process.
+  const probe = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [script, address], { env: { PATH: process.env.PATH ?? '', ...env } });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      child.on('close', (code) => resolve({ code, output }));
+    });
+  const withCert = await probe({ LAMBDA_EXTPROC_HEALTH_TLS_CA: file('ca.pem'), LAMBDA_EXTPROC_HEALTH_TLS_CERT: file('client.pem'), LAMBDA_EXTPROC_HEALTH_TLS_KEY: file('client.key') });
+  t.equal(withCert.code, 0, `the container health check speaks mTLS: ${withCert.output}`);
+  t.equal((await probe({})).code, 1, 'and fails when it is not given the TLS files');
 });
 
 t.test('refuses a config whose TLS files are missing, naming the field', async (t) => {
