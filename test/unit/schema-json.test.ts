@@ -49,6 +49,6 @@ t.test('route fields may come from defaults, so only name is required of a route
   const text = 'defaults:\n  function_name: shared\n  aws_region: us-east-1\nroutes:\n  - name: a\n';
   t.equal(parseConfig(text, {}).ok, true);
   t.equal(fromJson.safeParse(parse(text)).success, true);
-  const route = ((toConfigJsonSchema().properties as Record<string, { items: { required: string[] } }>).routes).items;
-  t.same(route.required, ['name']);
+  const routes = (toConfigJsonSchema().properties as Record<string, { items: { required: string[] } } | undefined>).routes;
+  t.same(routes?.items.required, ['name']);
 });
