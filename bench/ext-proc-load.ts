@@ -15,6 +15,7 @@ import type { ExtProcJob, JobResult } from './protocol';
 
 // Envoy's HTTP/2 defaults for upstream connections (256 MiB windows).
 const WINDOW_BYTES = 256 * 1024 * 1024;
+const SESSION_MEMORY_MB = 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
 // Envoy's wait for the server's trailers after a graceful half-close.
 const GRACEFUL_CLOSE_TIMEOUT_MS = 1_000;
@@ -56,7 +57,8 @@ export async function runExtProcLoad(job: ExtProcJob, codec: ExtProcCodec): Prom
   };
 
   const open = (): Connection => {
-    const session = connect(`http://127.0.0.1:${job.port}`, { settings: { initialWindowSize: WINDOW_BYTES - 1 } });
+    // Envoy's HTTP/2 client has no session memory cap; Node's default (10 MB) would refuse streams of large bodies on our side.
+    const session = connect(`http://127.0.0.1:${job.port}`, { settings: { initialWindowSize: WINDOW_BYTES - 1 }, maxSessionMemory: SESSION_MEMORY_MB });
     const connection: Connection = { session, alive: true };
     session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
     session.on('goaway', (code) => {

@@ -9,6 +9,7 @@ export interface BenchOptions {
   readonly soakRate: number;
   /** Seconds of load on a sidecar started with --cpu-prof; 0 = no profile. */
   readonly profileSeconds: number;
+  readonly profileBodyBytes: number;
   readonly runs: number;
   readonly concurrencies: readonly number[];
   readonly bodies: readonly number[];
@@ -29,6 +30,7 @@ export const USAGE = `npm run bench -- [options]
   --quick            concurrency 16/64, bodies 0 B/1 KiB, short windows, one headline round
   --soak N           N seconds of steady load (--soak-rate req/s, default 500), RSS every 5 s
   --profile N        N seconds of load on a sidecar run with node --cpu-prof; prints the top of the profile
+  --profile-body B   request body bytes for --profile (default 1024)
   --runs N           headline rounds (default 3)
   --close MODE       reset, graceful or both (default both)
   --connections N    HTTP/2 connections per load run, at most (default 4)
@@ -44,6 +46,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       soak: { type: 'string' },
       'soak-rate': { type: 'string' },
       profile: { type: 'string' },
+      'profile-body': { type: 'string' },
       runs: { type: 'string' },
       close: { type: 'string' },
       connections: { type: 'string' },
@@ -64,6 +67,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     soakSeconds: positive(values.soak, 0, '--soak'),
     soakRate: positive(values['soak-rate'], 500, '--soak-rate'),
     profileSeconds: positive(values.profile, 0, '--profile'),
+    profileBodyBytes: positive(values['profile-body'], 1024, '--profile-body'),
     runs: positive(values.runs, quick ? 1 : 3, '--runs'),
     concurrencies: quick ? [16, 64] : [1, 16, 64],
     bodies: quick ? [0, 1024] : [0, 1024, 100 * 1024, 1024 * 1024],

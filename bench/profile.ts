@@ -23,7 +23,7 @@ export async function runProfile(options: BenchOptions, log: (line: string) => v
   try {
     const targets: Targets = { worker: env.worker, lambda: env.lambda, sidecar: env.sidecar, grpcFloor: env.grpcFloor, maxConnections: options.maxConnections };
     const closeMode = options.closeModes.includes('graceful') ? 'graceful' : 'reset';
-    load = await measureExtProc(targets, env.sidecar, { concurrency: options.headlineConcurrency, bodyBytes: 1024, closeMode }, { warmupMs: 1000, durationMs: options.profileSeconds * 1000 });
+    load = await measureExtProc(targets, env.sidecar, { concurrency: options.headlineConcurrency, bodyBytes: options.profileBodyBytes, closeMode }, { warmupMs: 1000, durationMs: options.profileSeconds * 1000 });
     log(`  profiled load: ${load.rps.toFixed(0)} req/s, ${load.cpuMicrosPerRequest.toFixed(0)} CPU µs/req, errors ${load.errors}`);
   } finally {
     await env.stop();
