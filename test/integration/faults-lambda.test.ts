@@ -154,7 +154,7 @@ ${fakeRoute('big', 'match: { path: /big }\nfunction_name: Ok\nforward_request_bo
 
   t.test('malformed proxy-integration output answers 502 naming the field', async (t) => {
     const cases: Array<[string, unknown, RegExp]> = [
-      ['not-object', [1, 2], /proxy response must be a JSON object/],
+      ['not-object', [1, 2], /statusCode validation failed/], // a JSON array is a Lua table to Kong: no statusCode
       ['bad-status', { statusCode: 'hello' }, /statusCode validation failed/],
       ['bad-headers', { statusCode: 200, headers: 'hello' }, /headers must be a table/],
       ['bad-body', { statusCode: 201, body: 1234 }, /body must be a string/],
