@@ -213,6 +213,7 @@ for (const [variant, file] of Object.entries(FILES)) {
     t.match(filter.processing_mode, { request_header_mode: 'SEND', response_header_mode: 'SKIP', request_body_mode: 'BUFFERED' });
     t.equal(filter.failure_mode_allow, false, 'fail closed');
     t.ok(Array.isArray(filter.request_attributes) && filter.request_attributes.includes('xds.route_name'), 'sends xds.route_name');
+    t.ok(Array.isArray(filter.request_attributes) && filter.request_attributes.includes('request.protocol'), 'sends request.protocol for API Gateway events');
     const status = at(filter, 'status_on_error', 'code');
     t.ok(typeof status === 'number' && status >= 500 && status <= 599, 'status_on_error is a 5xx');
     t.notOk(filter.allow_mode_override, 'no mode_override needed with BUFFERED');
