@@ -22,6 +22,8 @@ export interface HttpRequest {
   readonly receivedAt: number;
   /** Envoy's x-request-id, or one we made. */
   readonly requestId: string;
+  /** `HTTP/1.1`, `HTTP/2`...: Envoy's `request.protocol` attribute, when configured. */
+  readonly protocol?: string | undefined;
 }
 
 export interface HttpResponse {

@@ -22,6 +22,8 @@ export interface EnvoyRequest {
   readonly metadata?: Readonly<Record<string, string>>;
   /** Envoy route name, sent as attributes["envoy.filters.http.ext_proc"]["xds.route_name"]. */
   readonly routeName?: string;
+  /** Envoy's request.protocol attribute (`HTTP/1.1`, `HTTP/2`), when request_attributes asks for it. */
+  readonly protocol?: string;
   readonly bodyMode?: BodyMode;
   /** STREAMED: body chunk size. BUFFERED_PARTIAL: Envoy's buffer limit. */
   readonly chunkSize?: number;
@@ -170,9 +172,10 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
       end_of_stream: !hasBody,
     },
   };
-  if (request.routeName !== undefined) {
-    first.attributes = { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { stringValue: request.routeName } } } };
-  }
+  const attributeFields: Record<string, { stringValue: string }> = {};
+  if (request.routeName !== undefined) attributeFields['xds.route_name'] = { stringValue: request.routeName };
+  if (request.protocol !== undefined) attributeFields['request.protocol'] = { stringValue: request.protocol };
+  if (Object.keys(attributeFields).length > 0) first.attributes = { 'envoy.filters.http.ext_proc': { fields: attributeFields } };
   if (request.observabilityMode === true) return runObservability(call, first, body, request.chunkSize ?? body.length, sent, received, items, waitFor);
   if (request.sendProtocolConfig !== false) first.protocol_config = { request_body_mode: BODY_MODE[bodyMode], response_body_mode: 0 };
 

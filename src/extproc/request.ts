@@ -6,7 +6,7 @@ import type { SplitHeaders } from './headers';
 /** Everything of the request but its body, known once the headers are in. */
 export type RequestHead = Omit<HttpRequest, 'body'>;
 
-export function toRequestHead(split: SplitHeaders, receivedAt: number): RequestHead {
+export function toRequestHead(split: SplitHeaders, receivedAt: number, protocol?: string): RequestHead {
   const path = split.pseudo.get(':path') ?? '/';
   const q = path.indexOf('?');
   const headers = split.regular;
@@ -20,6 +20,7 @@ export function toRequestHead(split: SplitHeaders, receivedAt: number): RequestH
     headers,
     receivedAt,
     requestId: headers.find(([name]) => name === 'x-request-id')?.[1] ?? randomUUID(),
+    ...(protocol === undefined || protocol === '' ? {} : { protocol }),
   };
 }
 

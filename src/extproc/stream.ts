@@ -16,6 +16,8 @@ export interface Outcome {
   readonly response: HttpResponse;
   readonly error?: LambdaExtprocError;
   readonly lambdaRequestId?: string;
+  /** The body exceeded max_body_size and was left out (skip_large_bodies). */
+  readonly skippedBody?: boolean;
 }
 
 /** The stream's only way to reach Lambda, wired in by main. */
@@ -38,6 +40,7 @@ export interface RequestRecord {
   readonly lambdaRequestId?: string;
   readonly traceId?: string;
   readonly error?: LambdaExtprocError;
+  readonly skippedBody?: boolean;
 }
 
 export interface StreamEvents {
@@ -154,8 +157,9 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
 
   async function onRequestHeaders(message: ProcessingRequest, headers: HttpHeaders): Promise<void> {
     if (phase !== 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_headers received twice on one stream');
-    head = toRequestHead(readHeaderMap(headers.headers), Date.now());
-    const xdsRouteName = message.attributes?.[ATTRIBUTES_KEY]?.fields?.['xds.route_name']?.stringValue;
+    const attributes = message.attributes?.[ATTRIBUTES_KEY]?.fields;
+    head = toRequestHead(readHeaderMap(headers.headers), Date.now(), attributes?.['request.protocol']?.stringValue);
+    const xdsRouteName = attributes?.['xds.route_name']?.stringValue;
     const selection = selectRoute(generation.table, { metadataRoute, xdsRouteName, method: head.method, pathname: head.pathname });
     if (selection.kind === 'none') {
       phase = 'passthrough';
@@ -226,7 +230,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     try {
       const outcome = await generation.handle(request, current, match, abort.signal);
       if (phase !== 'invoking') return; // cancelled while Lambda ran
-      answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId);
+      answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       chunks = [];
@@ -244,7 +248,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     }, Math.max(1, limit - margin));
   }
 
-  function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string): void {
+  function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string, skippedBody?: boolean): void {
     send(immediateResponse(response, error === undefined ? 'lambda_extproc_response' : `lambda_extproc_${error.kind}`));
     // End with OK at once, so an Envoy that closes gracefully is not left waiting.
     finish();
@@ -259,6 +263,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
       latencyMs: Date.now() - head.receivedAt,
       requestId: head.requestId,
       ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }),
+      ...(skippedBody === true ? { skippedBody } : {}),
       ...(traceId === undefined ? {} : { traceId }),
       ...(error === undefined ? {} : { error }),
     });

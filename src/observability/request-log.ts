@@ -13,6 +13,7 @@ export interface RequestLogRecord {
   readonly requestId: string;
   readonly lambdaRequestId?: string;
   readonly traceId?: string;
+  readonly skippedBody?: boolean;
   readonly error?: { readonly kind: string; readonly message: string; readonly details: { readonly awsCode?: string } };
 }
 
@@ -42,6 +43,8 @@ export function createRequestLog(logger: Logger): RequestLog {
       };
       if (error === undefined || record.status < 500) logger.info(line, 'request');
       else logger.error(line, 'request failed');
+      // Kong logs this at error level too: the function got the request without its body.
+      if (record.skippedBody === true) logger.error({ route: record.route, request_id: record.requestId }, 'request body too large: left out of the payload (skip_large_bodies, max_body_size)');
     },
     requestCancelled(route, latencyMs) {
       logger.info({ route, latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');

@@ -4,10 +4,8 @@ import type { HttpRequest } from '../http';
 import { headerValue } from '../http';
 import { MAX_ARGS } from './args';
 
-/** What the gateway builders read; `protocol` comes from Envoy's `request.protocol` attribute when present. */
-export interface GatewayRequest extends HttpRequest {
-  readonly protocol?: string | undefined;
-}
+/** What the gateway builders read. */
+export type GatewayRequest = HttpRequest;
 
 export interface GatewayBody {
   /** Undefined only when base64_encode_body is off and the request has no body (Kong leaves the key out). */

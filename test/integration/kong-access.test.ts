@@ -385,6 +385,7 @@ t.test("Kong's access cases", async (t) => {
 
   const big = 'x'.repeat(32 * 1024);
   const small = 'x'.repeat(1024);
+  let skippedLines = 0;
   for (const [path, size, expectedBody, skipped, item] of [
     ['/skip-plain', big, '', true, '#17'],
     ['/skip-plain', small, small, false, '#18'],
@@ -401,8 +402,19 @@ t.test("Kong's access cases", async (t) => {
       const payload = last();
       const sent = path.includes('gateway') ? payload.body : payload.request_body;
       t.equal(sent, expectedBody === '' ? '' : Buffer.from(expectedBody).toString('base64'));
+      const logged = h.logs.filter((l) => l.request_id === 'envoy-request-id-0001' && typeof l.msg === 'string' && l.msg.startsWith('request body too large'));
+      const before = skippedLines;
+      skippedLines = logged.length;
+      t.equal(skippedLines - before, skipped ? 1 : 0, skipped ? 'the skipped body is logged at error level, as Kong logs it' : 'no skipped-body line');
     });
   }
+
+  t.test("API Gateway events carry the client's protocol from Envoy's request.protocol attribute", async (t) => {
+    await h.send({ path: '/noskip-gateway', body: 'x', protocol: 'HTTP/2' });
+    t.equal((last().requestContext as { protocol: string }).protocol, 'HTTP/2');
+    await h.send({ path: '/noskip-gateway', body: 'x' });
+    t.equal((last().requestContext as { protocol: string }).protocol, 'HTTP/1.1', 'HTTP/1.1 when Envoy does not send it');
+  });
 
   t.test('a local SAM-style endpoint over plain HTTP answers 200 (Kong #28) and 201 with proxy integration (Kong #29)', async (t) => {
     const r = await h.send({ path: '/sam' });
