@@ -106,8 +106,13 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   });
   call.on('error', () => abort.abort());
   call.on('end', () => {
-    // Envoy half-closed: finish with OK unless an answer is still being made.
-    if (phase !== 'invoking' && phase !== 'body') finish();
+    // Envoy half-closed: finish with OK unless an answer is still being made;
+    // a body that can no longer arrive would otherwise hold the stream forever.
+    // Queued behind the messages already received, so they are handled first.
+    queue = queue.then(() => {
+      if (phase === 'body') fail(GrpcStatus.FAILED_PRECONDITION, 'stream half-closed before the request body was complete');
+      else if (phase !== 'invoking') finish();
+    });
   });
   call.on('close', close);
 
