@@ -110,7 +110,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       draining = true;
       const result = server === undefined ? 'drained' : await server.drain(timeoutMs);
       server = undefined;
-      clients.destroy();
+      await clients.destroy();
       await admin?.close();
       return result;
     },

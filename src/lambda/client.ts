@@ -1,5 +1,7 @@
-// One LambdaClient per (region, endpoint, credentials, connection settings),
-// built on first use and reused for every request after.
+// Connections to Lambda, built on first use and reused for every request
+// after: an undici keep-alive pool per (origin, keepalive) for the lean invoke
+// path, and a LambdaClient per (region, endpoint, credentials, proxy) for
+// routes that go through proxy_url. Owned by the app, so they outlive reloads.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -7,6 +9,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { HttpProxyAgent } from 'http-proxy-agent';
+import { Pool } from 'undici';
 import { captureRawHeaders } from './raw-headers';
 
 export interface ClientSettings {
@@ -20,12 +23,26 @@ export interface ClientSettings {
 
 export interface LambdaClientCache {
   clientFor(settings: ClientSettings): LambdaClient;
-  destroy(): void;
+  poolFor(origin: string, keepalive: number): Pool;
+  destroy(): Promise<void>;
 }
+
+// As many sockets per origin as the SDK path allows.
+const MAX_CONNECTIONS = 256;
 
 export function createLambdaClientCache(): LambdaClientCache {
   const clients = new Map<string, LambdaClient>();
+  const pools = new Map<string, Pool>();
   return {
+    poolFor(origin, keepalive) {
+      const key = `${origin}|${keepalive}`;
+      let pool = pools.get(key);
+      if (pool === undefined) {
+        pool = new Pool(origin, { connections: MAX_CONNECTIONS, pipelining: 1, keepAliveTimeout: keepalive, keepAliveMaxTimeout: keepalive });
+        pools.set(key, pool);
+      }
+      return pool;
+    },
     clientFor(settings) {
       const key = [settings.region, settings.endpoint ?? '', settings.credentialsKey, settings.keepalive, settings.proxyUrl ?? ''].join('|');
       let client = clients.get(key);
@@ -35,9 +52,12 @@ export function createLambdaClientCache(): LambdaClientCache {
       }
       return client;
     },
-    destroy() {
+    async destroy() {
       for (const client of clients.values()) client.destroy();
       clients.clear();
+      const all = [...pools.values()];
+      pools.clear();
+      await Promise.all(all.map((pool) => pool.destroy()));
     },
   };
 }

@@ -8,30 +8,26 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
 import { Pool } from 'undici';
-import { LambdaExtprocError } from '../errors';
 import type { HeaderList } from '../http';
-import type { InvokeTarget, LambdaResult } from './invoke';
+import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
 
 export interface FastInvokeSettings {
   /** Scheme, host, port and optional base path, as resolveLambdaEndpoint gives it. */
   readonly endpoint: string;
   readonly region: string;
   readonly credentials: AwsCredentialIdentityProvider;
-  /** Idle keep-alive of pooled connections, ms (the route's `keepalive`). */
-  readonly keepalive: number;
+  /** Keep-alive connections to the endpoint's origin (LambdaClientCache.poolFor). */
+  readonly pool: Pool;
 }
 
 export type FastInvoke = (payload: Uint8Array, signal: AbortSignal) => Promise<LambdaResult>;
 
-// The SDK's connection limit per client (src/lambda/client.ts).
-const MAX_CONNECTIONS = 256;
 const USER_AGENT = 'lambda-extproc';
-const pools = new Map<string, Pool>();
 
 /** Builds the invoke function of one route: pool, signer and request line are made here, once. */
 export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTarget): FastInvoke {
   const url = new URL(settings.endpoint);
-  const pool = poolFor(url.origin, settings.keepalive);
+  const pool = settings.pool;
   const signer = new SignatureV4({ credentials: settings.credentials, region: settings.region, service: 'lambda', sha256: NodeSha256, uriEscapePath: true });
   const basePath = url.pathname.replace(/\/+$/, '');
   const path = `${basePath}/2015-03-31/functions/${encodeLabel(target.functionName)}/invocations`;
@@ -83,29 +79,12 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
       if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, bytes);
       return { status: response.statusCode, headers, body: bytes };
     } catch (error) {
-      throw classifyFastInvokeError(error, target, timedOut, signal.aborted);
+      throw classifyInvokeError(error, target, timedOut, signal.aborted);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onCancel);
     }
   };
-}
-
-/** Closes every pooled connection (at shutdown). */
-export async function destroyFastInvokePools(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.all(all.map((pool) => pool.destroy()));
-}
-
-function poolFor(origin: string, keepalive: number): Pool {
-  const key = `${origin}|${keepalive}`;
-  let pool = pools.get(key);
-  if (pool === undefined) {
-    pool = new Pool(origin, { connections: MAX_CONNECTIONS, pipelining: 1, keepAliveTimeout: keepalive, keepAliveMaxTimeout: keepalive });
-    pools.set(key, pool);
-  }
-  return pool;
 }
 
 // The SDK's path-label encoding (extendedEncodeURIComponent): ARNs keep their
@@ -124,17 +103,8 @@ function toHeaderList(headers: Record<string, string | string[] | undefined>): H
   return list;
 }
 
-/** A Lambda API error answer, shaped as the SDK's service exceptions are. */
-interface ApiError {
-  readonly name: string;
-  readonly message: string;
-  readonly status: number;
-  readonly retryAfter: string | undefined;
-}
-
-const API_ERROR = Symbol('lambdaApiError');
-
-function lambdaApiError(status: number, headers: HeaderList, body: Buffer): { [API_ERROR]: ApiError } {
+/** A Lambda API error answer, shaped as the SDK's service exceptions are, so classifyInvokeError maps both paths alike. */
+function lambdaApiError(status: number, headers: HeaderList, body: Buffer): SdkErrorShape {
   let parsed: Record<string, unknown> = {};
   try {
     const value: unknown = JSON.parse(body.toString('utf8'));
@@ -148,40 +118,11 @@ function lambdaApiError(status: number, headers: HeaderList, body: Buffer): { [A
   const code = (rawCode.split(':')[0] ?? '').split('#').pop() ?? '';
   const name = code === '' ? 'UnknownError' : code;
   const message = stringOf(parsed.message) ?? stringOf(parsed.Message) ?? name;
-  const retryAfter = headers.find(([key]) => key === 'retry-after')?.[1];
-  return { [API_ERROR]: { name, message, status, retryAfter } };
+  return { name, message, $metadata: { httpStatusCode: status }, $response: { statusCode: status, headers: Object.fromEntries(headers) } };
 }
 
 function stringOf(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function isApiError(error: unknown): error is { [API_ERROR]: ApiError } {
-  return typeof error === 'object' && error !== null && API_ERROR in error;
-}
-
-// The mapping of invoke.ts's classifyInvokeError, for errors of this path.
-function classifyFastInvokeError(error: unknown, target: InvokeTarget, timedOut: boolean, cancelled: boolean): LambdaExtprocError {
-  if (error instanceof LambdaExtprocError) return error;
-  if (timedOut) {
-    return new LambdaExtprocError('lambda_timeout', `Lambda ${target.functionName} did not answer within ${target.timeout} ms`, {}, { cause: error });
-  }
-  if (cancelled) return new LambdaExtprocError('internal', 'invocation cancelled: Envoy closed the stream', {}, { cause: error });
-  if (!isApiError(error)) {
-    const failure = (typeof error === 'object' && error !== null ? error : {}) as { name?: string; code?: string; message?: string };
-    const awsCode = failure.name ?? 'Error';
-    const reason = `Lambda ${target.functionName}: ${awsCode}: ${failure.message ?? String(error)}`;
-    if (failure.name === 'CredentialsProviderError') return new LambdaExtprocError('credentials', reason, {}, { cause: error });
-    const code = failure.code === undefined ? '' : ` (${failure.code})`;
-    return new LambdaExtprocError('lambda_unreachable', `${reason}${code}`, { awsCode }, { cause: error });
-  }
-  const api = error[API_ERROR];
-  const reason = `Lambda ${target.functionName}: ${api.name}: ${api.message}`;
-  const details = { upstreamStatus: api.status, awsCode: api.name };
-  if (api.status === 429) return new LambdaExtprocError('lambda_throttled', reason, api.retryAfter === undefined ? details : { ...details, retryAfter: api.retryAfter });
-  if (api.status === 413) return new LambdaExtprocError('lambda_too_large', reason, details);
-  if (api.status === 401 || api.status === 403) return new LambdaExtprocError('lambda_denied', reason, details);
-  return new LambdaExtprocError('lambda_service', reason, details);
 }
 
 // SHA-256 for the signer from node:crypto; the signer's API asks for a

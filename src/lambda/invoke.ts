@@ -44,7 +44,7 @@ export async function invokeLambda(client: LambdaClient, target: InvokeTarget, p
   return { status: output.StatusCode ?? 200, headers: Object.entries(raw), body };
 }
 
-interface SdkErrorShape {
+export interface SdkErrorShape {
   readonly name?: string;
   readonly code?: string;
   readonly message?: string;

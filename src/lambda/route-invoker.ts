@@ -54,21 +54,21 @@ export function createRouteInvoker(routes: readonly RouteConfig[], deps: LambdaD
         return [route.name, { call: () => Promise.reject(problem) }] as const;
       }
       const source = deps.credentials.sourceFor(route, resolved.region);
+      const target = resolved.target;
+      const endpoint = resolved.endpoint;
+      // The lean path (same behaviour, a fraction of the CPU); proxy_url routes keep the SDK client and its proxy agents.
+      if (route.proxy_url === undefined && endpoint !== undefined) {
+        const pool = deps.clients.poolFor(new URL(endpoint).origin, route.keepalive);
+        return [route.name, { call: createFastInvoke({ endpoint, region: resolved.region, credentials: source.provider, pool }, target) }] as const;
+      }
       const client = deps.clients.clientFor({
         region: resolved.region,
-        endpoint: resolved.endpoint,
+        endpoint,
         credentialsKey: source.key,
         credentials: source.provider,
         keepalive: route.keepalive,
         proxyUrl: route.proxy_url,
       });
-      const target = resolved.target;
-      // The lean path (same behaviour, a fraction of the CPU); the SDK path keeps proxy_url routes.
-      const endpoint = resolved.endpoint;
-      if (route.proxy_url === undefined && endpoint !== undefined) {
-        const fast = createFastInvoke({ endpoint, region: resolved.region, credentials: source.provider, keepalive: route.keepalive }, target);
-        return [route.name, { call: fast }] as const;
-      }
       return [route.name, { call: (payload: Uint8Array, signal: AbortSignal) => invokeLambda(client, target, payload, signal) }] as const;
     }),
   );
