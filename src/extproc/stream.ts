@@ -73,7 +73,8 @@ const ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc';
 export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>, options: StreamOptions): void {
   const generation = options.current();
   const events = options.events;
-  const abort = new AbortController();
+  // Made when an invocation starts: most streams are answered and reset without one.
+  let abort: AbortController | undefined;
   const metadataValue = call.metadata.get(ROUTE_METADATA)[0];
   const metadataRoute = metadataValue === undefined ? undefined : String(metadataValue);
   let phase: Phase = 'start';
@@ -99,12 +100,17 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
   });
   call.on('cancelled', () => {
-    if (phase === 'invoking' && route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
-    if (phase !== 'done') phase = 'done';
-    abort.abort();
+    // Envoy resets every stream after its answer: only a cancel mid-invoke has work to stop.
+    if (phase === 'invoking') {
+      if (route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
+      abort?.abort();
+    }
+    phase = 'done';
     close();
   });
-  call.on('error', () => abort.abort());
+  call.on('error', () => {
+    if (phase === 'invoking') abort?.abort();
+  });
   call.on('end', () => {
     // Envoy half-closed: finish with OK unless an answer is still being made;
     // a body that can no longer arrive would otherwise hold the stream forever.
@@ -130,7 +136,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   function fail(code: GrpcStatus, details: string): void {
     if (phase === 'done') return;
     phase = 'done';
-    abort.abort();
+    abort?.abort();
     events.protocolError(details);
     if (!call.cancelled) call.emit('error', { code, details, name: 'ProtocolError', message: details });
     close();
@@ -233,6 +239,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     const current = route;
     const timer = scheduleTimeoutOverride(current.timeout);
     try {
+      abort = new AbortController();
       const outcome = await generation.handle(request, current, match, abort.signal);
       if (phase !== 'invoking') return; // cancelled while Lambda ran
       answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);

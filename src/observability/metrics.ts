@@ -70,16 +70,19 @@ export function createMetrics(): Metrics {
   // Zero series make rate() and absent-alerts work before the first reload.
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
+  // Label children by their values: prom-client hashes a label object on every call otherwise.
+  const requestSeries = cachedBy((route: string, status: string, cause: string) => requests.labels(route, status, cause));
+  const invokeSeries = cachedBy((route: string, functionName: string) => invokeDuration.labels(route, functionName));
   return {
     contentType: registry.contentType,
     requestDone(sample) {
-      requests.inc({ route: sample.route, status: String(sample.status), cause: sample.error?.kind ?? 'none' });
+      requestSeries(sample.route, String(sample.status), sample.error?.kind ?? 'none').inc();
     },
     requestCancelled(route) {
-      requests.inc({ route, status: '499', cause: 'cancelled' });
+      requestSeries(route, '499', 'cancelled').inc();
     },
     invokeObserved(route, functionName, seconds) {
-      invokeDuration.observe({ route, function: functionName }, seconds);
+      invokeSeries(route, functionName).observe(seconds);
     },
     streamOpened: () => streams.inc(),
     streamClosed: () => streams.dec(),
@@ -91,5 +94,18 @@ export function createMetrics(): Metrics {
       reloads.inc({ result });
     },
     render: () => registry.metrics(),
+  };
+}
+
+function cachedBy<A extends string[], V>(make: (...key: A) => V): (...key: A) => V {
+  const cache = new Map<string, V>();
+  return (...key) => {
+    const id = key.join('\u0000');
+    let value = cache.get(id);
+    if (value === undefined) {
+      value = make(...key);
+      cache.set(id, value);
+    }
+    return value;
   };
 }
