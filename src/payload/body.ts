@@ -17,11 +17,12 @@ export function mediaTypeOf(headers: HeaderList): string | undefined {
 export function parseBodyArgs(headers: HeaderList, body: Buffer | null): BodyArgs {
   const type = mediaTypeOf(headers);
   if (type === undefined) return { kind: 'unsupported' };
-  const text = body === null ? '' : body.toString('utf8');
-  if (type.startsWith('application/x-www-form-urlencoded')) return { kind: 'args', value: parseArgs(text) };
+  // Decoded only for the types that parse as text: other bodies may be large and binary.
+  const text = (): string => (body === null ? '' : body.toString('utf8'));
+  if (type.startsWith('application/x-www-form-urlencoded')) return { kind: 'args', value: parseArgs(text()) };
   if (type.startsWith('application/json')) {
     try {
-      const value: unknown = JSON.parse(text);
+      const value: unknown = JSON.parse(text());
       if (value !== null && typeof value === 'object') return { kind: 'args', value: value as Args | unknown[] };
     } catch {
       // falls through: Kong's get_body fails and the body adds no arguments
