@@ -9,7 +9,7 @@ import { FUNCTION_NAME, FUNCTION_OUTPUT, KEY_ID, REGION, SECRET } from './fixtur
 import { createLatencyRecorder } from './latency';
 import { benchPayload } from './payload-shape';
 import type { InvokeJob, JobResult } from './protocol';
-import { NodeSha256 } from './sha256';
+import { NodeSha256 } from '../src/lambda/node-sha256';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_ERROR_SAMPLES = 5;

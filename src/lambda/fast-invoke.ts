@@ -4,11 +4,11 @@
 // together (see the README's Performance section). Same behaviour as
 // invoke.ts: same endpoint, one attempt, the route's timeout and the caller's
 // signal, Lambda's raw headers, and every failure mapped to the same kinds.
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Pool } from 'undici';
 import type { HeaderList } from '../http';
+import { NodeSha256 } from './node-sha256';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
 
 export interface FastInvokeSettings {
@@ -123,38 +123,4 @@ function lambdaApiError(status: number, headers: HeaderList, body: Buffer): SdkE
 
 function stringOf(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-// SHA-256 for the signer from node:crypto; the signer's API asks for a
-// checksum constructor, hence a class.
-class NodeSha256 implements Checksum {
-  private readonly secret: SourceData | undefined;
-  private hash: Hash | Hmac;
-
-  constructor(secret?: SourceData) {
-    this.secret = secret;
-    this.hash = startHash(secret);
-  }
-
-  update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.hash.digest());
-  }
-
-  reset(): void {
-    this.hash = startHash(this.secret);
-  }
-}
-
-function startHash(secret: SourceData | undefined): Hash | Hmac {
-  return secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
 }

@@ -1,5 +1,5 @@
-// SHA-256 for @smithy/signature-v4 from node:crypto. The signer asks for a
-// checksum constructor (its API), hence the one class outside errors.
+// SHA-256 for @smithy/signature-v4 from node:crypto (fast-invoke and the
+// bench's invoke floor). The signer asks for a checksum constructor, hence a class.
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { Checksum, SourceData } from '@smithy/types';
 
