@@ -53,6 +53,7 @@ t.test('Dockerfile: multi-stage on Node 22, production dependencies only in the 
   t.not(build[0]?.stage, lastStage, 'not in the runtime stage');
   const installs = steps.filter((s) => s.op === 'RUN' && /npm (ci|install)/.test(s.args));
   t.ok(installs.some((s) => /npm ci --omit=dev/.test(s.args)), 'a production-only install');
+  t.ok(installs.every((s) => /--omit=optional/.test(s.args)), 'no install pulls the optional Node binary package into the image');
   t.notOk(final.some((s) => s.op === 'RUN' && /npm (ci|install)(?!.*--omit=dev)/.test(s.args)), 'no dev install in the runtime stage');
   const copies = final.filter((s) => s.op === 'COPY').map((s) => s.args);
   const nodeModules = copies.find((c) => /node_modules/.test(c));
