@@ -1,15 +1,14 @@
 // Floor (b): the cheapest correct signed Lambda Invoke loop in Node: an undici
-// keep-alive Pool, @smithy/signature-v4 (the SDK's own signer, signing keys
-// cached per day), one attempt, the whole answer read and checked. CPU is this
+// keep-alive Pool, the one-shape SigV4 signer (signing key cached per day),
+// one attempt, the whole answer read and checked. CPU is this
 // process's own, read at the window edges.
 import { performance } from 'node:perf_hooks';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { Pool } from 'undici';
 import { FUNCTION_NAME, FUNCTION_OUTPUT, KEY_ID, REGION, SECRET } from './fixtures';
 import { createLatencyRecorder } from './latency';
 import { benchPayload } from './payload-shape';
 import type { InvokeJob, JobResult } from './protocol';
-import { NodeSha256 } from '../src/lambda/node-sha256';
+import { createInvokeSigner } from '../src/lambda/sigv4';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_ERROR_SAMPLES = 5;
@@ -19,7 +18,8 @@ export async function runInvokeFloor(job: InvokeJob): Promise<JobResult> {
   const host = `127.0.0.1:${job.port}`;
   const path = `/2015-03-31/functions/${FUNCTION_NAME}/invocations`;
   const pool = new Pool(`http://${host}`, { connections: job.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
-  const signer = new SignatureV4({ credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, region: REGION, service: 'lambda', sha256: NodeSha256 });
+  const identity = { accessKeyId: KEY_ID, secretAccessKey: SECRET };
+  const sign = createInvokeSigner({ credentials: async () => identity, region: REGION, host, path, qualifier: undefined, invocationType: 'RequestResponse', logType: 'None' });
   const latency = createLatencyRecorder();
   const errorSamples: string[] = [];
   let measuring = false;
@@ -30,17 +30,8 @@ export async function runInvokeFloor(job: InvokeJob): Promise<JobResult> {
   const invokeOnce = async (): Promise<void> => {
     const startedAt = performance.now();
     try {
-      const signed = await signer.sign({
-        method: 'POST',
-        protocol: 'http:',
-        hostname: '127.0.0.1',
-        port: job.port,
-        path,
-        query: {},
-        headers: { host, 'content-type': 'application/octet-stream', 'x-amz-invocation-type': 'RequestResponse', 'x-amz-log-type': 'None', 'content-length': String(payload.length) },
-        body: payload,
-      });
-      const response = await pool.request({ method: 'POST', path, headers: signed.headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+      const headers = await sign(payload);
+      const response = await pool.request({ method: 'POST', path, headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
       const body = Buffer.from(await response.body.arrayBuffer());
       if (response.statusCode !== 200 || !body.equals(FUNCTION_OUTPUT)) throw new Error(`Lambda answered ${response.statusCode}: ${body.subarray(0, 200).toString('utf8')}`);
       if (measuring) {

@@ -1,14 +1,13 @@
-// A lean Lambda Invoke: the SDK's own SigV4 signer (@smithy/signature-v4) and
-// credential provider over an undici keep-alive pool, without the SDK's
-// middleware stack, which cost several times the signing and the HTTP call
-// together (see the README's Performance section). Same behaviour as
+// A lean Lambda Invoke: a SigV4 signer for this one request shape (sigv4.ts)
+// and the SDK's credential provider over an undici keep-alive pool, without
+// the SDK's middleware stack, which cost several times the signing and the
+// HTTP call together (see the README's Performance section). Same behaviour as
 // invoke.ts: same endpoint, one attempt, the route's timeout and the caller's
 // signal, Lambda's raw headers, and every failure mapped to the same kinds.
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Pool } from 'undici';
 import type { HeaderList } from '../http';
-import { NodeSha256 } from './node-sha256';
+import { createInvokeSigner, uriEscape } from './sigv4';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
 
 export interface FastInvokeSettings {
@@ -28,15 +27,19 @@ const USER_AGENT = 'lambda-extproc';
 export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTarget): FastInvoke {
   const url = new URL(settings.endpoint);
   const pool = settings.pool;
-  const signer = new SignatureV4({ credentials: settings.credentials, region: settings.region, service: 'lambda', sha256: NodeSha256, uriEscapePath: true });
   const basePath = url.pathname.replace(/\/+$/, '');
-  const path = `${basePath}/2015-03-31/functions/${encodeLabel(target.functionName)}/invocations`;
-  const query: Record<string, string> = target.qualifier === undefined ? {} : { Qualifier: target.qualifier };
-  const requestPath = target.qualifier === undefined ? path : `${path}?Qualifier=${encodeLabel(target.qualifier)}`;
-  const protocol = url.protocol;
-  const hostname = url.hostname;
-  const port = url.port === '' ? undefined : Number(url.port);
-  const host = url.host;
+  // The SDK's path-label encoding: ARNs keep their colons encoded, as the signature expects.
+  const path = `${basePath}/2015-03-31/functions/${uriEscape(target.functionName)}/invocations`;
+  const requestPath = target.qualifier === undefined ? path : `${path}?Qualifier=${uriEscape(target.qualifier)}`;
+  const sign = createInvokeSigner({
+    credentials: settings.credentials,
+    region: settings.region,
+    host: url.host,
+    path,
+    qualifier: target.qualifier,
+    invocationType: target.invocationType,
+    logType: target.logType,
+  });
 
   return async (payload, signal) => {
     // One controller, one timer: AbortSignal.timeout + AbortSignal.any cost more per request.
@@ -51,26 +54,11 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
     else signal.addEventListener('abort', onCancel, { once: true });
     const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     try {
-      const signed = await signer.sign({
-        method: 'POST',
-        protocol,
-        hostname,
-        ...(port === undefined ? {} : { port }),
-        path,
-        query,
-        headers: {
-          host,
-          'content-type': 'application/octet-stream',
-          'content-length': String(body.length),
-          'x-amz-invocation-type': target.invocationType,
-          'x-amz-log-type': target.logType,
-        },
-        body,
-      });
+      const signed = await sign(body);
       const response = await pool.request({
         method: 'POST',
         path: requestPath,
-        headers: { ...signed.headers, 'user-agent': USER_AGENT },
+        headers: { ...signed, 'user-agent': USER_AGENT },
         body,
         signal: controller.signal,
       });
@@ -85,12 +73,6 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
       signal.removeEventListener('abort', onCancel);
     }
   };
-}
-
-// The SDK's path-label encoding (extendedEncodeURIComponent): ARNs keep their
-// colons encoded, as the signature expects.
-function encodeLabel(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 // Lower-case names; repeated headers joined with ',' as the SDK's HTTP handler does.

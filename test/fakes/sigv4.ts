@@ -41,8 +41,13 @@ export function verifySigV4(request: SignedRequest, secretOf: (accessKeyId: stri
     .join('&');
   const names = signedHeaders.split(';');
   const canonicalHeaders = names.map((name) => `${name}:${(header(request, name) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const payloadHash = header(request, 'x-amz-content-sha256') ?? sha256(request.body);
-  const canonicalRequest = [request.method, canonicalUri, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
+  const payloadHash = sha256(request.body);
+  const claimed = header(request, 'x-amz-content-sha256');
+  // AWS checks a sent payload hash against the body it received.
+  if (claimed !== undefined && claimed !== payloadHash && claimed !== 'UNSIGNED-PAYLOAD') {
+    return { ok: false, code: 'InvalidSignatureException', message: 'The provided x-amz-content-sha256 header does not match what was computed.', accessKeyId };
+  }
+  const canonicalRequest = [request.method, canonicalUri, canonicalQuery, canonicalHeaders, signedHeaders, claimed ?? payloadHash].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(Buffer.from(canonicalRequest))].join('\n');
   const key = [date, region, service, 'aws4_request'].reduce<Buffer>((k, part) => hmac(k, part), Buffer.from(`AWS4${secret}`));

@@ -228,3 +228,28 @@ routes:
   t.equal(h.lambda.invocations[0]?.accessKeyId, 'AKIDENVIRONMENT00001');
   t.equal(h.lambda.invocations[0]?.region, 'eu-west-1');
 });
+
+t.test('signs and sends a full function ARN and a qualifier as Lambda expects them', async (t) => {
+  const arn = 'arn:aws:lambda:us-east-1:123456789012:function:MyFn';
+  const h = await startHarness({
+    config: `
+routes:
+${fakeRoute('arn', `match: { path: /arn }
+function_name: ${arn}
+qualifier: prod`)}
+${fakeRoute('latest', `match: { path: /latest }
+function_name: Plain
+qualifier: $LATEST`)}
+`,
+  });
+  t.teardown(() => h.close());
+  const r = await h.send({ path: '/arn' });
+  t.equal(r.status, 200, 'the signature over the encoded ARN path verified');
+  t.equal(h.lambda.invocations.at(-1)?.functionName, arn);
+  t.equal(h.lambda.invocations.at(-1)?.qualifier, 'prod');
+  t.equal(r.header('x-amz-executed-version'), 'prod');
+  const latest = await h.send({ path: '/latest' });
+  t.equal(latest.status, 200, 'a qualifier that needs escaping signs too');
+  t.equal(h.lambda.invocations.at(-1)?.qualifier, '$LATEST');
+  t.same(h.lambda.rejected, [], 'no signature rejected');
+});

@@ -1,0 +1,77 @@
+// The one-shape Invoke signer must produce exactly the signature the AWS
+// SDK's own signer (@smithy/signature-v4) produces for the same request.
+import { createHash, createHmac } from 'node:crypto';
+import t from 'tap';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { Checksum, SourceData } from '@smithy/types';
+import { createInvokeSigner, uriEscape } from '../../src/lambda/sigv4';
+
+// The SDK signer takes a hash constructor; node:crypto behind it.
+function sha256Of(secret?: SourceData): Checksum {
+  const bytes = (data: SourceData) => (typeof data === 'string' ? Buffer.from(data) : Buffer.from(data as Uint8Array));
+  let hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  return {
+    update: (data: SourceData) => void hash.update(bytes(data)),
+    digest: async () => hash.digest(),
+    reset: () => {
+      hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+    },
+  };
+}
+const Sha256 = function (this: unknown, secret?: SourceData) {
+  return sha256Of(secret);
+} as unknown as new (secret?: SourceData) => Checksum;
+
+const cases = [
+  { name: 'a plain function name', functionName: 'MyFn', qualifier: undefined, host: 'lambda.us-east-1.amazonaws.com', token: undefined },
+  { name: 'a full ARN with a qualifier', functionName: 'arn:aws:lambda:eu-west-1:123456789012:function:MyFn', qualifier: 'prod', host: 'lambda.eu-west-1.amazonaws.com', token: undefined },
+  { name: 'an escaped qualifier, a port and a session token', functionName: 'fn_1-x', qualifier: '$LATEST', host: '127.0.0.1:9001', token: 'IQoJb3JpZ2luX2VjE+/session=' },
+];
+
+for (const c of cases) {
+  t.test(`matches the SDK signer for ${c.name}`, async (t) => {
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', ...(c.token === undefined ? {} : { sessionToken: c.token }) };
+    const region = c.host.startsWith('lambda.') ? (c.host.split('.')[1] ?? '') : 'us-east-1';
+    const path = `/2015-03-31/functions/${uriEscape(c.functionName)}/invocations`;
+    const body = Buffer.from('{"key1":"value1","π":"✓"}');
+    const sign = createInvokeSigner({ credentials: async () => credentials, region, host: c.host, path, qualifier: c.qualifier, invocationType: 'RequestResponse', logType: 'None' });
+    const ours = await sign(body);
+    const amzDate = ours['x-amz-date'] ?? '';
+    const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+    const sdk = new SignatureV4({ credentials, region, service: 'lambda', sha256: Sha256, uriEscapePath: true });
+    const [hostname, port] = c.host.split(':');
+    const theirs = await sdk.sign(
+      {
+        method: 'POST',
+        protocol: 'https:',
+        hostname: hostname ?? '',
+        ...(port === undefined ? {} : { port: Number(port) }),
+        path,
+        query: c.qualifier === undefined ? {} : { Qualifier: c.qualifier },
+        headers: {
+          host: c.host,
+          'content-type': 'application/octet-stream',
+          'content-length': String(body.length),
+          'x-amz-invocation-type': 'RequestResponse',
+          'x-amz-log-type': 'None',
+        },
+        body,
+      },
+      { signingDate },
+    );
+    t.equal(String(ours.authorization), String(theirs.headers.authorization ?? theirs.headers.Authorization), 'same Authorization header');
+    t.equal(ours['x-amz-security-token'], theirs.headers['x-amz-security-token'], 'same session token header');
+    t.equal(ours['x-amz-content-sha256'], theirs.headers['x-amz-content-sha256'], 'same payload hash header');
+  });
+}
+
+t.test('caches the signing key per day and secret, and follows a rotated secret', async (t) => {
+  let credentials = { accessKeyId: 'AKID1', secretAccessKey: 'first' };
+  const sign = createInvokeSigner({ credentials: async () => credentials, region: 'us-east-1', host: 'h', path: '/p', qualifier: undefined, invocationType: 'Event', logType: 'Tail' });
+  const a = await sign(Buffer.from('x'));
+  credentials = { accessKeyId: 'AKID2', secretAccessKey: 'second' };
+  const b = await sign(Buffer.from('x'));
+  t.match(a.authorization, /Credential=AKID1\//);
+  t.match(b.authorization, /Credential=AKID2\//);
+  t.not(a.authorization?.split('Signature=')[1], b.authorization?.split('Signature=')[1], 'the new secret signs');
+});
