@@ -5,6 +5,7 @@ import type { MatchResult } from '../routing';
 import type { GatewayRequest } from './gateway-context';
 import { buildGatewayV1Event } from './gateway-v1';
 import { buildGatewayV2Event, routeKeyOf } from './gateway-v2';
+import { encodePayload } from './encode';
 import { buildForwardPayload, buildLegacyPayload } from './kong';
 
 export interface BuiltPayload {
@@ -17,7 +18,7 @@ export function buildPayload(request: GatewayRequest, route: RouteConfig, match:
   const skippedBody = route.skip_large_bodies && request.body !== null && request.body.length > route.max_body_size;
   // Kong reads a skipped body as no body at all.
   const effective = skippedBody ? { ...request, body: null } : request;
-  return { bytes: Buffer.from(JSON.stringify(buildValue(effective, route, match)), 'utf8'), skippedBody };
+  return { bytes: encodePayload(buildValue(effective, route, match)), skippedBody };
 }
 
 function buildValue(request: GatewayRequest, route: RouteConfig, match: MatchResult): unknown {
