@@ -3,7 +3,7 @@
 import type { RouteConfig } from './config/schema';
 import { toErrorResponse } from './error-response';
 import { LambdaExtprocError, toLambdaExtprocError } from './errors';
-import type { HttpRequest, HttpResponse } from './http';
+import { headerValue, type HttpRequest, type HttpResponse } from './http';
 import type { LambdaResult } from './lambda/invoke';
 import { toClientResponse } from './lambda/output';
 import { buildPayload } from './payload/build';
@@ -32,7 +32,7 @@ export function createRouteHandler(invoke: Invoke) {
         throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
       }
       const result = await invoke(route, payload.bytes, signal);
-      lambdaRequestId = result.headers.find(([name]) => name === 'x-amzn-requestid')?.[1];
+      lambdaRequestId = headerValue(result.headers, 'x-amzn-requestid');
       const response = toClientResponse(result, route);
       return { response, ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }), skippedBody };
     } catch (thrown) {

@@ -1,6 +1,6 @@
 // Per-stream request state → the plain HttpRequest the handler takes.
 import { randomUUID } from 'node:crypto';
-import type { HttpRequest } from '../http';
+import { headerValue, type HttpRequest } from '../http';
 import type { SplitHeaders } from './headers';
 
 /** Everything of the request but its body, known once the headers are in. */
@@ -15,11 +15,11 @@ export function toRequestHead(split: SplitHeaders, receivedAt: number, protocol?
     path,
     pathname: q === -1 ? path : path.slice(0, q),
     query: q === -1 ? '' : path.slice(q + 1),
-    authority: split.pseudo.get(':authority') ?? headers.find(([name]) => name === 'host')?.[1] ?? '',
+    authority: split.pseudo.get(':authority') ?? headerValue(headers, 'host') ?? '',
     scheme: split.pseudo.get(':scheme') ?? 'http',
     headers,
     receivedAt,
-    requestId: headers.find(([name]) => name === 'x-request-id')?.[1] ?? randomUUID(),
+    requestId: headerValue(headers, 'x-request-id') ?? randomUUID(),
     ...(protocol === undefined || protocol === '' ? {} : { protocol }),
   };
 }

@@ -4,7 +4,7 @@ import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { RouteConfig } from '../config/schema';
 import { toErrorResponse } from '../error-response';
 import { LambdaExtprocError } from '../errors';
-import type { HttpRequest, HttpResponse } from '../http';
+import { headerValue, type HttpRequest, type HttpResponse } from '../http';
 import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
 import { BodySendMode, type HttpBody, type HttpHeaders, type ProcessingRequest, type ProcessingResponse, type RequestCase } from './messages';
@@ -265,7 +265,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     // End with OK at once, so an Envoy that closes gracefully is not left waiting.
     finish();
     if (head === undefined) return;
-    const traceId = response.headers.find(([name]) => name === 'x-amzn-trace-id')?.[1];
+    const traceId = headerValue(response.headers, 'x-amzn-trace-id');
     events.requestDone({
       route: routeName,
       functionName,

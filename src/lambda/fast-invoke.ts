@@ -6,7 +6,7 @@
 // signal, Lambda's raw headers, and every failure mapped to the same kinds.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Pool } from 'undici';
-import type { HeaderList } from '../http';
+import { headerValue, type HeaderList } from '../http';
 import { createInvokeSigner, uriEscape } from './sigv4';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
 
@@ -94,7 +94,7 @@ function lambdaApiError(status: number, headers: HeaderList, body: Buffer): SdkE
   } catch {
     // not JSON: the code comes from the header alone
   }
-  const header = headers.find(([name]) => name === 'x-amzn-errortype')?.[1];
+  const header = headerValue(headers, 'x-amzn-errortype');
   const rawCode = header ?? stringOf(parsed.code) ?? stringOf(parsed.__type) ?? '';
   // AWS sends "Code:http://internal..." in the header and "namespace#Code" in bodies.
   const code = (rawCode.split(':')[0] ?? '').split('#').pop() ?? '';

@@ -1,6 +1,6 @@
 // Lambda's answer → the client's response, as Kong's plugin builds it.
 import { LambdaExtprocError } from '../errors';
-import type { HeaderList, HttpResponse } from '../http';
+import { headerValue, type HeaderList, type HttpResponse } from '../http';
 import type { LambdaResult } from './invoke';
 import { toProxyResponse } from './proxy-output';
 
@@ -22,7 +22,7 @@ export function toClientResponse(result: LambdaResult, options: OutputOptions): 
   const headers = passThroughHeaders(result.headers);
   // In proxy mode the status comes from the output alone: unhandled_status is never consulted.
   if (options.is_proxy_integration) return toProxyResponse(result.body, headers, options.awsgateway_compatible && options.awsgateway_compatible_payload_version === '2.0');
-  const functionError = headerOf(result.headers, 'x-amz-function-error');
+  const functionError = headerValue(result.headers, 'x-amz-function-error');
   let status = result.status;
   // Exact, case-sensitive values, as Lambda sends them; any invocation type.
   if (functionError === 'Unhandled' && options.unhandled_status !== undefined) status = options.unhandled_status;
@@ -37,14 +37,11 @@ export function passThroughHeaders(headers: HeaderList): HeaderList {
   return headers.filter(([name]) => !DROPPED.has(name) && !name.startsWith(':'));
 }
 
-function headerOf(headers: HeaderList, name: string): string | undefined {
-  return headers.find(([key]) => key === name)?.[1];
-}
 
 // Kong's `empty_arrays_mode: legacy`: every empty JSON array becomes `{}`.
 // The only path that parses and re-encodes a function's output.
 function rewriteEmptyArrays(body: Buffer, headers: HeaderList): Buffer {
-  const type = headerOf(headers, 'content-type')?.toLowerCase() ?? '';
+  const type = headerValue(headers, 'content-type')?.toLowerCase() ?? '';
   if (!JSON_TYPE.test(type) || body.length === 0) return body;
   let parsed: unknown;
   try {

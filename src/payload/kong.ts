@@ -1,6 +1,6 @@
 // Kong's default payloads: the legacy merged-arguments object, and the
 // forward_request_* object.
-import type { HttpRequest } from '../http';
+import { headerValue, type HttpRequest } from '../http';
 import { parseArgs, type Args, MAX_ARGS } from './args';
 import { parseBodyArgs } from './body';
 
@@ -42,7 +42,7 @@ export function buildForwardPayload(request: HttpRequest, options: ForwardOption
     const parsed = parseBodyArgs(request.headers, body);
     if (parsed.kind === 'unsupported') {
       // Exact match on the raw header value: `text/plain; charset=utf-8` is base64 too.
-      const contentType = request.headers.find(([name]) => name === 'content-type')?.[1];
+      const contentType = headerValue(request.headers, 'content-type');
       if (options.base64_encode_body && (contentType === undefined || !TEXT_TYPES.has(contentType))) {
         payload.request_body = body === null ? '' : body.toString('base64');
         payload.request_body_base64 = true;
