@@ -32,6 +32,9 @@ export interface HttpResponse {
   readonly body: Buffer;
 }
 
+/** Connection-level headers (RFC 9110 §7.6.1): never copied from one hop to the next. */
+export const HOP_BY_HOP_HEADERS: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer'];
+
 /** First value of a header, or undefined. */
 export function headerValue(headers: HeaderList, name: string): string | undefined {
   for (const [key, value] of headers) if (key === name) return value;

@@ -1,6 +1,6 @@
 // HeaderMap ⇄ header lists. Envoy sends values in raw_value (older Envoys in
 // value); we write raw_value only, since Envoy rejects entries with both.
-import type { HeaderList } from '../http';
+import { HOP_BY_HOP_HEADERS, type HeaderList } from '../http';
 import type { HeaderMap, HeaderMutation, HeaderValueOption } from './messages';
 
 export interface SplitHeaders {
@@ -22,7 +22,7 @@ export function readHeaderMap(map: HeaderMap | undefined): SplitHeaders {
 }
 
 // Envoy drops these from local replies anyway, or recomputes them.
-const NOT_SENT = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer', 'content-length', 'host']);
+const NOT_SENT = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'host']);
 
 /**
  * Header lines → set_headers. The first line of a name overwrites

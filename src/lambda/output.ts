@@ -1,6 +1,6 @@
 // Lambda's answer → the client's response, as Kong's plugin builds it.
 import { LambdaExtprocError } from '../errors';
-import { headerValue, type HeaderList, type HttpResponse } from '../http';
+import { HOP_BY_HOP_HEADERS, headerValue, type HeaderList, type HttpResponse } from '../http';
 import type { LambdaResult } from './invoke';
 import { toProxyResponse } from './proxy-output';
 
@@ -14,7 +14,7 @@ export interface OutputOptions {
 }
 
 // Hop-by-hop headers, lengths (recomputed by Envoy) and Date (Envoy sets its own).
-const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer', 'content-length', 'date']);
+const DROPPED = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'date']);
 
 const JSON_TYPE = /application\/.*json/;
 

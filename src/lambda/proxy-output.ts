@@ -1,7 +1,7 @@
 // API Gateway proxy-integration output ({statusCode, headers,
 // multiValueHeaders, body, isBase64Encoded}; 2.0 adds cookies and
 // statusCode-less output) validated in Kong's order, with Kong's reasons.
-import type { HeaderList, HttpResponse } from '../http';
+import { HOP_BY_HOP_HEADERS, type HeaderList, type HttpResponse } from '../http';
 import { LambdaExtprocError } from '../errors';
 
 // Padding optional, as API Gateway accepts.
@@ -10,7 +10,7 @@ const WHITESPACE = /\s+/g;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_HEADER_VALUE = /[\r\n\0]/;
 // Lengths are recomputed from the final body; hop-by-hop headers are not the function's to set.
-const NOT_FROM_PAYLOAD = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+const NOT_FROM_PAYLOAD = new Set([...HOP_BY_HOP_HEADERS, 'content-length']);
 
 export function toProxyResponse(raw: Buffer, lambdaHeaders: HeaderList, payloadV2: boolean): HttpResponse {
   // Event and DryRun invocations (and a function that returns nothing) have no output.
