@@ -1,12 +1,9 @@
 // STS for the credential chain: AssumeRole (route's aws_assume_role_arn and
 // profiles with role_arn) and AssumeRoleWithWebIdentity (EKS service accounts).
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient, type Credentials } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { HttpProxyAgent } from 'http-proxy-agent';
+import { agentsFor } from './http-agents';
 import { LambdaExtprocError } from '../errors';
 import { dnsSuffixOf } from './region';
 
@@ -41,8 +38,6 @@ const noCredentials: AwsCredentialIdentityProvider = () =>
   Promise.reject(new LambdaExtprocError('credentials', 'AssumeRoleWithWebIdentity is unsigned and needs no credentials'));
 
 export function createStsClient(settings: StsSettings, credentials: AwsCredentialIdentityProvider = noCredentials): STSClient {
-  const agentOptions = { keepAlive: true };
-  const proxy = settings.proxyUrl;
   return new STSClient({
     region: settings.region,
     endpoint: settings.endpoint,
@@ -52,8 +47,7 @@ export function createStsClient(settings: StsSettings, credentials: AwsCredentia
     requestHandler: new NodeHttpHandler({
       connectionTimeout: CONNECT_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
-      httpAgent: proxy === undefined ? new HttpAgent(agentOptions) : new HttpProxyAgent(proxy, agentOptions),
-      httpsAgent: proxy === undefined ? new HttpsAgent(agentOptions) : new HttpsProxyAgent(proxy, agentOptions),
+      ...agentsFor(settings.proxyUrl, { keepAlive: true }),
     }),
   });
 }

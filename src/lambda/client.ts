@@ -2,13 +2,10 @@
 // after: an undici keep-alive pool per (origin, keepalive) for the lean invoke
 // path, and a LambdaClient per (region, endpoint, credentials, proxy) for
 // routes that go through proxy_url. Owned by the app, so they outlive reloads.
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { HttpProxyAgent } from 'http-proxy-agent';
+import { agentsFor } from '../aws/http-agents';
 import { Pool } from 'undici';
 import { captureRawHeaders } from './raw-headers';
 
@@ -70,10 +67,7 @@ function buildClient(settings: ClientSettings): LambdaClient {
     credentials: settings.credentials,
     // A gateway must not run a function twice behind the client's back.
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({
-      httpAgent: settings.proxyUrl === undefined ? new HttpAgent(agentOptions) : new HttpProxyAgent(settings.proxyUrl, agentOptions),
-      httpsAgent: settings.proxyUrl === undefined ? new HttpsAgent(agentOptions) : new HttpsProxyAgent(settings.proxyUrl, agentOptions),
-    }),
+    requestHandler: new NodeHttpHandler(agentsFor(settings.proxyUrl, agentOptions)),
   });
   captureRawHeaders(client);
   return client;
