@@ -9,7 +9,7 @@ export function describeFailure(error: unknown, secrets: readonly string[]): str
   return redact(text, secrets);
 }
 
-export function redact(text: string, secrets: readonly string[]): string {
+function redact(text: string, secrets: readonly string[]): string {
   let result = text;
   // Short values would blank out ordinary words; real secrets are long.
   for (const secret of secrets) if (secret.length >= 8) result = result.split(secret).join('[redacted]');

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { LambdaExtprocError } from '../errors';
 import { createKongChain } from './credential-chain';
-import { describeFailure, redact } from './credential-errors';
+import { describeFailure } from './credential-errors';
 import { createRefreshingProvider, withDeadline, type CredentialEvent } from './credential-refresh';
 import { assumeRole, createStsClient, stsEndpointFor } from './credential-sts';
 
@@ -94,7 +94,7 @@ export function createCredentialCache(options: CredentialCacheOptions = {}): Cre
             return { identity: await assumeRole(sts, { RoleArn: roleArn, RoleSessionName: route.aws_role_session_name }), source: 'assume-role' };
           } catch (error) {
             if (error instanceof LambdaExtprocError) throw error;
-            const reason = redact(describeFailure(error, [...secrets, identity.secretAccessKey, identity.sessionToken ?? '']), secrets);
+            const reason = describeFailure(error, [...secrets, identity.secretAccessKey, identity.sessionToken ?? '']);
             throw new LambdaExtprocError('credentials', `AWS credentials: STS AssumeRole ${roleArn} at ${endpoint} failed: ${reason}`, {}, { cause: error });
           }
         });
