@@ -50,7 +50,7 @@ function handleProcess(call: ServerDuplexStream<ProcessingRequest, ProcessingRes
 
 const root = loadPackageDefinition(loadExtProcDefinition()) as GrpcObject;
 const service = ((((root.envoy as GrpcObject).service as GrpcObject).ext_proc as GrpcObject).v3 as GrpcObject).ExternalProcessor as unknown as { service: ServiceDefinition };
-const server = new Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+const server = new Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES, 'grpc.enable_channelz': 0 });
 server.addService(service.service, { Process: handleProcess });
 server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, port) => {
   if (error !== null) {
