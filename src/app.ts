@@ -20,11 +20,14 @@ import { toServerCredentials } from './tls';
 export interface AppOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly logger: Logger;
+  /** False in a cluster worker: the primary serves `admin.listen` for all workers. */
+  readonly serveAdmin?: boolean;
 }
 
 export interface RunningApp {
   readonly port: number;
   readonly health: HealthState;
+  readonly metrics: Metrics;
   /** Port of the admin HTTP listener, when `admin.listen` is set. */
   readonly adminPort: number | undefined;
   /** Swaps in a new config for streams opened from now on. */
@@ -57,7 +60,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   let server: RunningServer | undefined;
   let draining = false;
   const admin: RunningAdmin | undefined =
-    config.admin === undefined
+    config.admin === undefined || options.serveAdmin === false
       ? undefined
       : await startAdminServer(config.admin.listen, {
           metrics,
@@ -94,6 +97,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   return {
     port: server.port,
     health,
+    metrics,
     adminPort: admin?.port,
     reload,
     reloadFile(file) {
@@ -118,7 +122,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 }
 
 // Read once at start: changing them needs a new listener or a new process.
-const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'allow_mode_override', 'log_level', 'watch'] as const satisfies ReadonlyArray<keyof Config>;
+const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'allow_mode_override', 'log_level', 'watch', 'workers'] as const satisfies ReadonlyArray<keyof Config>;
 
 // Times the Lambda call alone (not payload building), whatever its outcome.
 function timeInvocations(invoke: RouteInvoker, metrics: Metrics): RouteInvoker {

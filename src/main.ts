@@ -4,8 +4,11 @@
 // and dev commands.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { startApp } from './app';
+import { answerMetricsRequests } from './cluster/metrics-ipc';
+import { runPrimary } from './cluster/primary';
 import { renderConfigJsonSchema } from './config/json-schema';
 import { formatProblems, loadConfigFile } from './config/load';
 import { watchConfigFile } from './config/watch';
@@ -91,21 +94,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${file}: OK (${loaded.config.routes.length} route${loaded.config.routes.length === 1 ? '' : 's'})\n`);
     return 0;
   }
-  if (command === 'dev' && loaded.config.tls !== undefined) {
+  if (command === 'dev') {
     // The front door dials our own port in plaintext; TLS is for an Envoy elsewhere.
-    process.stderr.write('dev: tls in the config is ignored; the gRPC port serves plaintext on its listen address\n');
-    return run(file, { ...loaded.config, tls: undefined }, env, values.http);
+    if (loaded.config.tls !== undefined) process.stderr.write('dev: tls in the config is ignored; the gRPC port serves plaintext on its listen address\n');
+    if (loaded.config.workers > 1) process.stderr.write('dev: workers in the config is ignored; dev runs one process\n');
+    return run(file, { ...loaded.config, tls: undefined, workers: 1 }, env, values.http);
   }
-  return run(file, loaded.config, env, command === 'dev' ? values.http : undefined);
+  return run(file, loaded.config, env);
 }
 
 async function run(file: string, config: Parameters<typeof startApp>[0], env: NodeJS.ProcessEnv, devHttp?: string): Promise<number> {
-  const logger = createLogger(env.LOG_LEVEL === undefined ? config.log_level : (env.LOG_LEVEL as typeof config.log_level));
+  const workerId = cluster.worker?.id;
+  const level = env.LOG_LEVEL === undefined ? config.log_level : (env.LOG_LEVEL as typeof config.log_level);
+  const logger = createLogger(level, undefined, workerId === undefined ? {} : { worker: workerId, pid: process.pid });
   // One request's failure must never take the process down.
   process.on('unhandledRejection', (reason) => logger.error({ error: String(reason) }, 'unhandled rejection'));
+  if (cluster.isPrimary && config.workers > 1) return runPrimary(file, config, logger);
+  // A worker leaves the admin port, the file watch and the signals' fan-out to the primary.
+  const isWorker = workerId !== undefined;
   let app;
   try {
-    app = await startApp(config, { env, logger });
+    app = await startApp(config, { env, logger, serveAdmin: !isWorker });
   } catch (error) {
     logger.fatal({ error: (error as Error).message }, 'cannot start');
     logger.flush();
@@ -125,9 +134,14 @@ async function run(file: string, config: Parameters<typeof startApp>[0], env: No
     logger.info({ http: `http://${devHttp.slice(0, devHttp.lastIndexOf(':'))}:${frontDoor.port}`, port: frontDoor.port }, 'dev front door listening (a development aid, not a production proxy)');
   }
   process.on('SIGHUP', () => running.reloadFile(file));
-  const watcher = config.watch ? watchConfigFile(file, () => running.reloadFile(file)) : undefined;
+  const watcher = config.watch && !isWorker ? watchConfigFile(file, () => running.reloadFile(file)) : undefined;
+  if (isWorker) answerMetricsRequests(() => running.metrics.snapshot());
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      // A terminal's Ctrl-C reaches a worker twice: directly and from the primary.
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal, drain_timeout_ms: config.drain_timeout }, 'draining');
       watcher?.close();
       void frontDoor?.close();
@@ -139,6 +153,8 @@ async function run(file: string, config: Parameters<typeof startApp>[0], env: No
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // A worker whose primary is gone has nobody to hand it connections: it drains and exits.
+    if (isWorker) process.once('disconnect', () => stop('primary gone'));
   });
 }
 

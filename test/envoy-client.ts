@@ -79,11 +79,20 @@ export interface EnvoyClient {
 
 const UPSTREAM_BODY = 'upstream answered';
 
-export function createEnvoyClient(address: string): EnvoyClient {
+export interface EnvoyClientOptions {
+  /** A connection of its own, as each Envoy worker thread has; grpc-js otherwise shares one per address. */
+  readonly ownConnection?: boolean;
+}
+
+export function createEnvoyClient(address: string, options: EnvoyClientOptions = {}): EnvoyClient {
   const definition = loadSync('envoy/service/ext_proc/v3/external_processor.proto', PROTO_OPTIONS);
   const root = loadPackageDefinition(definition) as GrpcObject;
   const Ctor = ((((root.envoy as GrpcObject).service as GrpcObject).ext_proc as GrpcObject).v3 as GrpcObject).ExternalProcessor as ServiceClientConstructor;
-  const client = new Ctor(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const client = new Ctor(address, credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    ...(options.ownConnection === true ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+  });
   return {
     send: (request) => runStream(client, request),
     sendRaw: (messages, metadata) => runRaw(client, messages, metadata ?? {}),

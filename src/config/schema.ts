@@ -148,6 +148,8 @@ export const configSchema = z
     drain_timeout: z.number().int().positive().default(25000),
     // Largest gRPC message accepted: Lambda's 6 MiB payload plus headers and framing.
     max_message_bytes: z.number().int().positive().default(8 * 1024 * 1024),
+    // Processes serving the gRPC port together (node:cluster): one event loop is one core.
+    workers: z.number().int().min(1).max(64).default(1),
     // TLS (and mTLS with client_ca_file) on the gRPC port, for an Envoy outside the pod.
     tls: tlsSchema.optional(),
     defaults: defaultsSchema.optional(),

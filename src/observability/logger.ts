@@ -5,11 +5,12 @@ import { redactSecrets } from './redact';
 
 export type { Logger };
 
-export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
+/** `fields` join every line: a cluster worker adds its `worker` id. */
+export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }), fields: Record<string, unknown> = {}): Logger {
   return pino(
     {
       level,
-      base: { service: 'lambda-extproc' },
+      base: { service: 'lambda-extproc', ...fields },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
     },

@@ -1,6 +1,6 @@
 // Prometheus metrics of one running sidecar. Each app gets its own registry,
 // built once, so the metric objects are never created per request.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 /** The parts of a finished request the metrics need (a RequestRecord fits). */
 export interface RequestSample {
@@ -24,7 +24,11 @@ export interface Metrics {
   configReload(result: ReloadResult): void;
   /** The exposition text for GET /metrics. */
   render(): Promise<string>;
+  /** Every metric as data, for the cluster primary to add up the workers' (cluster/metrics-ipc.ts). */
+  snapshot(): Promise<MetricSnapshot>;
 }
+
+export type MetricSnapshot = Array<MetricObjectWithValues<MetricValue<string>>>;
 
 // Lambda calls run from a few ms to the 15-minute maximum.
 const INVOKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
@@ -94,6 +98,7 @@ export function createMetrics(): Metrics {
       reloads.inc({ result });
     },
     render: () => registry.metrics(),
+    snapshot: () => registry.getMetricsAsJSON(),
   };
 }
 

@@ -21,6 +21,7 @@ routes:
   t.equal(config.listen, '127.0.0.1:50051', 'pod-local by default');
   t.equal(config.envoy_message_timeout, 200);
   t.equal(config.drain_timeout, 25000);
+  t.equal(config.workers, 1, 'one process unless asked');
   const [a, b] = config.routes;
   t.match(a, { aws_region: 'eu-west-1', timeout: 5000, keepalive: 60000, invocation_type: 'RequestResponse', log_type: 'None', port: 443, aws_role_session_name: 'kong', aws_imds_protocol_version: 'v1', skip_large_bodies: true, base64_encode_body: true, awsgateway_compatible_payload_version: '1.0' });
   t.equal(b?.timeout, 100, 'a route field beats defaults');
@@ -49,6 +50,15 @@ t.test("Kong's schema cases (spec 02-schema items 1-11)", async (t) => {
   t.same(problems(`routes:\n  - { name: r, function_name: F, host: lambda.us-east-1.amazonaws.com }`), [], '9: host only');
   t.same(problems(`routes:\n  - { name: r, function_name: F }`), [], '10: neither region nor host');
   t.same(problems(`routes:\n  - { name: r, function_name: F, host: example.test, aws_region: us-east-1 }`), [], '11: both');
+});
+
+t.test('workers is a whole number from 1 to 64', async (t) => {
+  const route = 'routes: [{ name: a, function_name: F }]';
+  t.equal(ok(`workers: 4\n${route}`).workers, 4);
+  t.match(problems(`workers: 0\n${route}`), [/^workers: Too small: expected number to be >=1/]);
+  t.match(problems(`workers: 65\n${route}`), [/^workers: Too big: expected number to be <=64/]);
+  t.match(problems(`workers: 1.5\n${route}`), [/^workers: .*int/i]);
+  t.match(problems(`workers: two\n${route}`), [/^workers: .*number/i]);
 });
 
 t.test('reports every problem at once, each with its field path', async (t) => {
