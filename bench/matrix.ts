@@ -1,7 +1,7 @@
 // The benchmark: every cell of the matrix, then the headline cells again for
 // each round, with the floors measured next to the sidecar every time.
 import type { Environment } from './environment';
-import { measureCell, measureFloorB, type CellResult, type Targets } from './measure-cell';
+import { measureCell, measureFloorB, measureSidecar, type CellResult, type Targets } from './measure-cell';
 import type { BenchOptions } from './options';
 import type { HeadlineRound } from './report';
 import { formatBytes } from './report';
@@ -17,7 +17,10 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
   // JIT warm-up of every process before anything is measured.
   const warm = { warmupMs: 0, durationMs: options.quick ? 1000 : 2000 };
   await measureFloorB(targets, 16, 1024, warm);
-  await measureCell(targets, { concurrency: 16, bodyBytes: 1024, closeMode: options.closeModes[0] ?? 'graceful' }, warm, await measureFloorB(targets, 16, 0, warm));
+  const warmCell = { concurrency: 16, bodyBytes: 1024, closeMode: options.closeModes[0] ?? 'graceful' } as const;
+  const warmed = await measureCell(targets, warmCell, warm, await measureFloorB(targets, 16, 0, warm));
+  // Each of its workers has its own JIT to warm.
+  if (env.multi !== undefined) await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
   const matrix: CellResult[] = [];
   for (const bodyBytes of options.bodies) {
     for (const concurrency of options.concurrencies) {
@@ -36,10 +39,14 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
     for (const bodyBytes of options.headlineBodies) {
       const floorB = await measureFloorB(targets, options.headlineConcurrency, bodyBytes, headlineWindow);
       for (const closeMode of options.closeModes) {
-        cells.push(await measureCell(targets, { concurrency: options.headlineConcurrency, bodyBytes, closeMode }, headlineWindow, floorB));
+        const cell = { concurrency: options.headlineConcurrency, bodyBytes, closeMode };
+        const single = await measureCell(targets, cell, headlineWindow, floorB);
+        cells.push(single);
+        // The same cell with `workers: N`, against the same floors.
+        if (env.multi !== undefined) cells.push(await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, cell, headlineWindow, single.floorA, floorB));
       }
     }
-    log(`  headline round ${round}: ${cells.map((c) => `${formatBytes(c.bodyBytes)} ${c.closeMode} ${c.throughputRatio.toFixed(2)} / CPU ${c.cpuRatio.toFixed(2)}`).join(', ')}`);
+    log(`  headline round ${round}: ${cells.map((c) => `${formatBytes(c.bodyBytes)} ${c.closeMode} w${c.workers} ${c.throughputRatio.toFixed(2)} / CPU ${c.cpuRatio.toFixed(2)}`).join(', ')}`);
     headline.push({ round, cells });
   }
   return { matrix, headline };

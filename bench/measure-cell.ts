@@ -15,6 +15,8 @@ export interface Cell {
 }
 
 export interface CellResult extends Cell {
+  /** The sidecar's `workers` setting in this measurement. */
+  readonly workers: number;
   readonly sidecar: JobResult & { readonly rssBytes: number };
   readonly floorA: JobResult;
   readonly floorB: JobResult;
@@ -66,12 +68,18 @@ export async function measureExtProc(targets: Targets, server: Started, cell: Ce
 
 export async function measureCell(targets: Targets, cell: Cell, window: CellWindow, floorB: JobResult): Promise<CellResult> {
   const floorA = await measureExtProc(targets, targets.grpcFloor, cell, window);
-  const sidecarRun = await measureExtProc(targets, targets.sidecar, cell, window);
-  const sidecar = { ...sidecarRun, rssBytes: rssBytesOf(targets.sidecar.pid) };
+  return measureSidecar(targets, { server: targets.sidecar, workers: 1 }, cell, window, floorA, floorB);
+}
+
+/** One sidecar (or one with `workers: N`) against floors already measured for the cell. */
+export async function measureSidecar(targets: Targets, subject: { server: Started; workers: number }, cell: Cell, window: CellWindow, floorA: JobResult, floorB: JobResult): Promise<CellResult> {
+  const sidecarRun = await measureExtProc(targets, subject.server, cell, window);
+  const sidecar = { ...sidecarRun, rssBytes: rssBytesOf(subject.server.pid) };
   const composite = compositeRps(floorA.rps, floorB.rps);
   const floorCpu = floorA.cpuMicrosPerRequest + floorB.cpuMicrosPerRequest;
   return {
     ...cell,
+    workers: subject.workers,
     sidecar,
     floorA,
     floorB,

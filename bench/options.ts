@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly bodies: readonly number[];
   readonly closeModes: readonly CloseMode[];
   readonly maxConnections: number;
+  /** Headline cells are measured again with a sidecar running `workers: N` (0 or 1: not). */
+  readonly workers: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly headlineMs: number;
@@ -34,6 +36,7 @@ export const USAGE = `npm run bench -- [options]
   --runs N           headline rounds (default 3)
   --close MODE       reset, graceful or both (default both)
   --connections N    HTTP/2 connections per load run, at most (default 4)
+  --workers N        also measure the headline cells with \`workers: N\` (default 2; 0 = not)
   --log-level LEVEL  the sidecar's log_level (default info: one log line per request, as shipped)
   --output FILE      results file (default bench/results/latest.json)
 `;
@@ -50,6 +53,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       runs: { type: 'string' },
       close: { type: 'string' },
       connections: { type: 'string' },
+      workers: { type: 'string' },
       'log-level': { type: 'string' },
       output: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -73,6 +77,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     bodies: quick ? [0, 1024] : [0, 1024, 100 * 1024, 1024 * 1024],
     closeModes: close === 'both' ? ['reset', 'graceful'] : [close as CloseMode],
     maxConnections: positive(values.connections, 4, '--connections'),
+    workers: positive(values.workers, 2, '--workers'),
     warmupMs: quick ? 300 : 500,
     durationMs: quick ? 1000 : 1500,
     headlineMs: quick ? 1500 : 2500,

@@ -1,6 +1,6 @@
 // CPU time and resident memory of any process, from Linux /proc.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -13,21 +13,45 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** utime + stime of the whole process (all threads), in microseconds. */
-export function cpuMicrosOf(pid: number): number {
+// The command name may contain spaces: fields are counted after its ')'.
+function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name may contain spaces: fields are counted after its ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1e6) / clockTicks();
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** Resident set size in bytes. */
+/** The process and its children: a sidecar with `workers: N` is a primary and N workers. */
+export function processTree(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[1]) === pid) children.push(Number(entry));
+    } catch {
+      // exited while the list was read
+    }
+  }
+  return [pid, ...children];
+}
+
+/** utime + stime of the process and its children (all threads), in microseconds. */
+export function cpuMicrosOf(pid: number): number {
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    const fields = statFields(member);
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / clockTicks();
+}
+
+/** Resident set size in bytes, of the process and its children. */
 export function rssBytesOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const found = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  return found === null ? 0 : Number(found[1]) * 1024;
+  let bytes = 0;
+  for (const member of processTree(pid)) {
+    const status = readFileSync(`/proc/${member}/status`, 'utf8');
+    const found = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    bytes += found === null ? 0 : Number(found[1]) * 1024;
+  }
+  return bytes;
 }
 
 /** Warms the CLK_TCK lookup so no measurement window pays for it. */

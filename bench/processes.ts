@@ -106,8 +106,9 @@ export interface StartedSidecar extends Started {
   problems(): readonly string[];
 }
 
-/** `node dist/main.js --config FILE`, as an operator runs it; waits for its listening line. */
-export function startSidecar(configFile: string, nodeArgs: readonly string[] = []): Promise<StartedSidecar> {
+/** `node dist/main.js --config FILE`, as an operator runs it; waits for its listening line (with workers, the primary's). */
+export function startSidecar(configFile: string, nodeArgs: readonly string[] = [], workers = 1): Promise<StartedSidecar> {
+  const ready = workers > 1 ? /"port":(\d+)[^\n]*lambda-extproc workers listening/ : /"port":(\d+)[^\n]*lambda-extproc listening/;
   const child = spawn(process.execPath, [...nodeArgs, SIDECAR_CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
   track(child);
   const problems: string[] = [];
@@ -133,7 +134,7 @@ export function startSidecar(configFile: string, nodeArgs: readonly string[] = [
       reject(new Error(`sidecar printed no listening line within ${START_LIMIT_MS} ms:\n${head}`));
     }, START_LIMIT_MS);
     const onData = (): void => {
-      const found = /"port":(\d+)[^\n]*lambda-extproc listening/.exec(head);
+      const found = ready.exec(head);
       if (found === null) return;
       listening = true;
       head = '';

@@ -61,11 +61,11 @@ export function formatMatrix(results: readonly CellResult[]): string {
 
 /** Headline ratios per round, and their spread. */
 export function formatHeadline(rounds: readonly HeadlineRound[]): string {
-  const lines = ['| round | conc | body | close | sidecar req/s | composite req/s | thr ÷ floor | CPU µs/req | floors µs/req | CPU ÷ floors | errors (goaway) |', '|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| round | workers | conc | body | close | sidecar req/s | composite req/s | thr ÷ floor | CPU µs/req | floors µs/req | CPU ÷ floors | errors (goaway) |', '|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|'];
   for (const round of rounds) {
     for (const r of round.cells) {
       lines.push(
-        `| ${round.round} | ${r.concurrency} | ${formatBytes(r.bodyBytes)} | ${r.closeMode} | ${fixed(r.sidecar.rps)} | ${fixed(r.compositeRps)} | ${fixed(r.throughputRatio, 2)} | ${fixed(r.sidecar.cpuMicrosPerRequest)} | ${fixed(r.floorA.cpuMicrosPerRequest + r.floorB.cpuMicrosPerRequest)} | ${fixed(r.cpuRatio, 2)} | ${r.sidecar.errors} (${r.sidecar.goaways}) |`,
+        `| ${round.round} | ${r.workers} | ${r.concurrency} | ${formatBytes(r.bodyBytes)} | ${r.closeMode} | ${fixed(r.sidecar.rps)} | ${fixed(r.compositeRps)} | ${fixed(r.throughputRatio, 2)} | ${fixed(r.sidecar.cpuMicrosPerRequest)} | ${fixed(r.floorA.cpuMicrosPerRequest + r.floorB.cpuMicrosPerRequest)} | ${fixed(r.cpuRatio, 2)} | ${r.sidecar.errors} (${r.sidecar.goaways}) |`,
       );
     }
   }
@@ -82,7 +82,7 @@ export function headlineSpread(rounds: readonly HeadlineRound[]): Spread[] {
   const byKey = new Map<string, { throughput: number[]; cpu: number[] }>();
   for (const round of rounds) {
     for (const r of round.cells) {
-      const key = `c${r.concurrency} ${formatBytes(r.bodyBytes)} ${r.closeMode}`;
+      const key = `c${r.concurrency} ${formatBytes(r.bodyBytes)} ${r.closeMode}${r.workers > 1 ? ` workers ${r.workers}` : ''}`;
       const entry = byKey.get(key) ?? { throughput: [], cpu: [] };
       entry.throughput.push(Number(r.throughputRatio.toFixed(2)));
       entry.cpu.push(Number(r.cpuRatio.toFixed(2)));
@@ -93,5 +93,5 @@ export function headlineSpread(rounds: readonly HeadlineRound[]): Spread[] {
 }
 
 export function formatSpread(spread: readonly Spread[]): string {
-  return spread.map((s) => `  ${s.key.padEnd(22)} throughput ÷ composite floor: ${s.throughput.join(' / ')}   CPU ÷ (floor a + floor b): ${s.cpu.join(' / ')}`).join('\n');
+  return spread.map((s) => `  ${s.key.padEnd(32)} throughput ÷ composite floor: ${s.throughput.join(' / ')}   CPU ÷ (floor a + floor b): ${s.cpu.join(' / ')}`).join('\n');
 }

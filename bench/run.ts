@@ -26,7 +26,7 @@ async function benchmark(options: BenchOptions): Promise<void> {
   const startedAt = Date.now();
   const machine = describeMachine();
   log(`lambda-extproc bench on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}`);
-  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: true });
+  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: true, multiWorkers: options.workers });
   try {
     const { matrix, headline } = await runMatrix(env, options, log);
     const stats = await fakeStats(env.lambda.port);
@@ -38,7 +38,7 @@ async function benchmark(options: BenchOptions): Promise<void> {
     log('\nHeadline ratios, one per round:');
     log(formatSpread(spread));
     log(`\nfake Lambda: ${stats.served} invokes served, ${stats.rejected} rejected${stats.rejected > 0 ? ` (${stats.lastRejection})` : ''}`);
-    const problems = env.sidecar.problems();
+    const problems = [...env.sidecar.problems(), ...(env.multi?.sidecar.problems() ?? [])];
     if (problems.length > 0) log(`sidecar warnings/errors (first ${problems.length}):\n${problems.join('\n')}`);
     const seconds = (Date.now() - startedAt) / 1000;
     log(`bench took ${seconds.toFixed(0)} s`);

@@ -11,13 +11,14 @@ export interface SidecarConfigFile {
   remove(): void;
 }
 
-export function writeSidecarConfig(lambdaPort: number, logLevel: string): SidecarConfigFile {
+export function writeSidecarConfig(lambdaPort: number, logLevel: string, workers = 1): SidecarConfigFile {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-extproc-bench-'));
   const path = join(dir, 'bench.yaml');
   writeFileSync(
     path,
     `listen: 127.0.0.1:0
 log_level: ${logLevel}
+workers: ${workers}
 envoy_message_timeout: 200
 routes:
   - name: bench
