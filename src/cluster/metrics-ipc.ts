@@ -61,7 +61,10 @@ export function createClusterMetrics(workers: () => readonly Worker[]): ClusterM
       const timer = setTimeout(onExit, REPLY_TIMEOUT_MS);
       worker.on('message', onMessage);
       worker.once('exit', onExit);
-      worker.send({ type: REQUEST, id } satisfies MetricsRequest);
+      // A channel closed since the filter below reports here, not as an 'error' event.
+      worker.send({ type: REQUEST, id } satisfies MetricsRequest, undefined, (error) => {
+        if (error !== null) onExit();
+      });
     });
   return {
     contentType: Registry.PROMETHEUS_CONTENT_TYPE,

@@ -31,8 +31,13 @@ export async function runPrimary(file: string, config: Config, logger: Logger): 
     try {
       admin = await startAdminServer(config.admin.listen, {
         metrics: createClusterMetrics(live),
+        // All workers must listen once; later, a worker being replaced does not take the pod out of rotation.
         readiness: () =>
-          stopping ? { ready: false, reason: 'draining' } : serving.size < wanted ? { ready: false, reason: `${serving.size} of ${wanted} workers serving` } : { ready: true, reason: '' },
+          stopping
+            ? { ready: false, reason: 'draining' }
+            : serving.size < (started ? 1 : wanted)
+              ? { ready: false, reason: `${serving.size} of ${wanted} workers serving` }
+              : { ready: true, reason: '' },
       });
     } catch (error) {
       logger.fatal({ error: (error as Error).message, admin_listen: config.admin.listen }, 'cannot start');
@@ -42,8 +47,8 @@ export async function runPrimary(file: string, config: Config, logger: Logger): 
     logger.info({ admin_listen: config.admin.listen, admin_port: admin.port }, 'admin HTTP listening (/metrics, /healthz, /readyz)');
   }
 
+  let started = false;
   return new Promise<number>((resolve) => {
-    let started = false;
     const finish = (code: number): void => {
       void (admin === undefined ? Promise.resolve() : admin.close()).then(() => {
         logger.flush();
@@ -54,6 +59,8 @@ export async function runPrimary(file: string, config: Config, logger: Logger): 
     const fork = (): void => {
       const bornAt = Date.now();
       const worker = cluster.fork();
+      // IPC trouble with one worker must not throw in the primary.
+      worker.on('error', (error) => logger.warn({ worker: worker.id, error: error.message }, 'worker IPC error'));
       worker.on('listening', (address) => {
         serving.add(worker.id);
         port = address.port;
