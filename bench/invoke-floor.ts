@@ -1,9 +1,10 @@
 // Floor (b): the cheapest correct signed Lambda Invoke loop in Node: an undici
-// keep-alive Pool, the one-shape SigV4 signer (signing key cached per day),
-// one attempt, the whole answer read and checked. CPU is this
+// keep-alive Pool on its dispatch API (as the sidecar's lean invoke), the
+// one-shape SigV4 signer (signing key cached per day), one attempt, the whole
+// answer read and checked. CPU is this
 // process's own, read at the window edges.
 import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { FUNCTION_NAME, FUNCTION_OUTPUT, KEY_ID, REGION, SECRET } from './fixtures';
 import { createLatencyRecorder } from './latency';
 import { benchPayload } from './payload-shape';
@@ -31,9 +32,8 @@ export async function runInvokeFloor(job: InvokeJob): Promise<JobResult> {
     const startedAt = performance.now();
     try {
       const headers = await sign(payload);
-      const response = await pool.request({ method: 'POST', path, headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
-      const body = Buffer.from(await response.body.arrayBuffer());
-      if (response.statusCode !== 200 || !body.equals(FUNCTION_OUTPUT)) throw new Error(`Lambda answered ${response.statusCode}: ${body.subarray(0, 200).toString('utf8')}`);
+      const { statusCode, body } = await post(pool, { method: 'POST', path, headers, body: payload, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+      if (statusCode !== 200 || !body.equals(FUNCTION_OUTPUT)) throw new Error(`Lambda answered ${statusCode}: ${body.subarray(0, 200).toString('utf8')}`);
       if (measuring) {
         requests += 1;
         latency.record(performance.now() - startedAt);
@@ -76,4 +76,23 @@ export async function runInvokeFloor(job: InvokeJob): Promise<JobResult> {
     badStatuses: 0,
     errorSamples,
   };
+}
+
+/** One request on undici's dispatch API: status and the whole body. */
+function post(pool: Pool, options: Dispatcher.DispatchOptions): Promise<{ statusCode: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let statusCode = 0;
+    pool.dispatch(options, {
+      onRequestStart: () => undefined,
+      onResponseStart: (_controller, code) => {
+        statusCode = code;
+      },
+      onResponseData: (_controller, chunk) => {
+        chunks.push(chunk);
+      },
+      onResponseEnd: () => resolve({ statusCode, body: Buffer.concat(chunks) }),
+      onResponseError: (_controller, error) => reject(error),
+    });
+  });
 }

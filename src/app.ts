@@ -126,10 +126,10 @@ const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_mess
 
 // Times the Lambda call alone (not payload building), whatever its outcome.
 function timeInvocations(invoke: RouteInvoker, metrics: Metrics): RouteInvoker {
-  return async (route, payload, signal) => {
+  return async (route, payload, cancellation) => {
     const started = performance.now();
     try {
-      return await invoke(route, payload, signal);
+      return await invoke(route, payload, cancellation);
     } finally {
       metrics.invokeObserved(route.name, route.function_name, (performance.now() - started) / 1000);
     }

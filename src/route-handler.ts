@@ -1,5 +1,6 @@
 // A matched request → payload → Lambda → the client's response. Never throws:
 // failures become their error response, and the cause is returned for the log.
+import type { Cancellation } from './cancellation';
 import type { RouteConfig } from './config/schema';
 import { toErrorResponse } from './error-response';
 import { LambdaExtprocError, toLambdaExtprocError } from './errors';
@@ -19,10 +20,10 @@ export interface HandlerOutcome {
   readonly skippedBody?: boolean;
 }
 
-export type Invoke = (route: RouteConfig, payload: Uint8Array, signal: AbortSignal) => Promise<LambdaResult>;
+export type Invoke = (route: RouteConfig, payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaResult>;
 
 export function createRouteHandler(invoke: Invoke) {
-  return async function handleRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, signal: AbortSignal): Promise<HandlerOutcome> {
+  return async function handleRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation): Promise<HandlerOutcome> {
     let skippedBody = false;
     let lambdaRequestId: string | undefined;
     try {
@@ -31,7 +32,7 @@ export function createRouteHandler(invoke: Invoke) {
       if (payload.bytes.length > LAMBDA_PAYLOAD_LIMIT) {
         throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
       }
-      const result = await invoke(route, payload.bytes, signal);
+      const result = await invoke(route, payload.bytes, cancellation);
       lambdaRequestId = headerValue(result.headers, 'x-amzn-requestid');
       const response = toClientResponse(result, route);
       return { response, ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }), skippedBody };

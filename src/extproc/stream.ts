@@ -1,6 +1,7 @@
 // One Envoy HTTP request = one Process stream. Receive, switch on the message
 // case, call one small phase function, send exactly one answer per message.
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import { createCancellation, type Cancellation, type CancellationSource } from '../cancellation';
 import type { RouteConfig } from '../config/schema';
 import { toErrorResponse } from '../error-response';
 import { LambdaExtprocError } from '../errors';
@@ -21,7 +22,7 @@ export interface Outcome {
 }
 
 /** The stream's only way to reach Lambda, wired in by main. */
-export type RouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, signal: AbortSignal) => Promise<Outcome>;
+export type RouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation) => Promise<Outcome>;
 
 /** Routes and handler in force when a stream opens; a reload swaps them for new streams only. */
 export interface Generation {
@@ -74,7 +75,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   const generation = options.current();
   const events = options.events;
   // Made when an invocation starts: most streams are answered and reset without one.
-  let abort: AbortController | undefined;
+  let abort: CancellationSource | undefined;
   const metadataValue = call.metadata.get(ROUTE_METADATA)[0];
   const metadataRoute = metadataValue === undefined ? undefined : String(metadataValue);
   let phase: Phase = 'start';
@@ -103,13 +104,13 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     // Envoy resets every stream after its answer: only a cancel mid-invoke has work to stop.
     if (phase === 'invoking') {
       if (route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
-      abort?.abort();
+      abort?.cancel();
     }
     phase = 'done';
     close();
   });
   call.on('error', () => {
-    if (phase === 'invoking') abort?.abort();
+    if (phase === 'invoking') abort?.cancel();
   });
   call.on('end', () => {
     // Envoy half-closed: finish with OK unless an answer is still being made;
@@ -136,7 +137,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   function fail(code: GrpcStatus, details: string): void {
     if (phase === 'done') return;
     phase = 'done';
-    abort?.abort();
+    abort?.cancel();
     events.protocolError(details);
     if (!call.cancelled) call.emit('error', { code, details, name: 'ProtocolError', message: details });
     close();
@@ -239,8 +240,8 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     const current = route;
     const timer = scheduleTimeoutOverride(current.timeout);
     try {
-      abort = new AbortController();
-      const outcome = await generation.handle(request, current, match, abort.signal);
+      abort = createCancellation();
+      const outcome = await generation.handle(request, current, match, abort);
       if (phase !== 'invoking') return; // cancelled while Lambda ran
       answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
     } finally {

@@ -2,10 +2,11 @@
 // and the SDK's credential provider over an undici keep-alive pool, without
 // the SDK's middleware stack, which cost several times the signing and the
 // HTTP call together (see the README's Performance section). Same behaviour as
-// invoke.ts: same endpoint, one attempt, the route's timeout and the caller's
-// signal, Lambda's raw headers, and every failure mapped to the same kinds.
+// invoke.ts: same endpoint, one attempt, the route's timeout and Envoy's
+// cancellation, Lambda's raw headers, and every failure mapped to the same kinds.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import type { Cancellation } from '../cancellation';
 import { headerValue, type HeaderList } from '../http';
 import { createInvokeSigner, uriEscape } from './sigv4';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
@@ -19,7 +20,7 @@ export interface FastInvokeSettings {
   readonly pool: Pool;
 }
 
-export type FastInvoke = (payload: Uint8Array, signal: AbortSignal) => Promise<LambdaResult>;
+export type FastInvoke = (payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaResult>;
 
 const USER_AGENT = 'lambda-extproc';
 
@@ -41,37 +42,84 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
     logType: target.logType,
   });
 
-  return async (payload, signal) => {
-    // One controller, one timer: AbortSignal.timeout + AbortSignal.any cost more per request.
-    const controller = new AbortController();
+  return async (payload, cancellation) => {
+    // One timer and one cancel hook, both plain closures: no AbortController on this path.
+    let stop: ((reason: Error) => void) | undefined;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort();
+      stop?.(new Error(`timed out after ${target.timeout} ms`));
     }, target.timeout);
-    const onCancel = (): void => controller.abort();
-    if (signal.aborted) controller.abort();
-    else signal.addEventListener('abort', onCancel, { once: true });
+    const forget = cancellation.onCancel(() => stop?.(new Error('cancelled')));
     const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     try {
       const signed = await sign(body);
-      const response = await pool.request({
-        method: 'POST',
-        path: requestPath,
-        headers: { ...signed, 'user-agent': USER_AGENT },
-        body,
-        signal: controller.signal,
+      if (timedOut || cancellation.cancelled) throw new Error('stopped before the request was sent');
+      const response = await new Promise<RawResponse>((resolve, reject) => {
+        stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: { ...signed, 'user-agent': USER_AGENT }, body }, resolve, reject);
       });
-      const bytes = Buffer.from(await response.body.arrayBuffer());
       const headers = toHeaderList(response.headers);
-      if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, bytes);
-      return { status: response.statusCode, headers, body: bytes };
+      if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, response.body);
+      return { status: response.statusCode, headers, body: response.body };
     } catch (error) {
-      throw classifyInvokeError(error, target, timedOut, signal.aborted);
+      throw classifyInvokeError(error, target, timedOut, cancellation.cancelled);
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onCancel);
+      forget();
     }
+  };
+}
+
+interface RawResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+/**
+ * One request on undici's dispatch API, the layer its request() is built on,
+ * without request()'s body stream. Returns a function that stops the request:
+ * at once if it is on a connection, as soon as it gets one if it is queued.
+ */
+function dispatchInvoke(pool: Pool, options: Dispatcher.DispatchOptions, resolve: (response: RawResponse) => void, reject: (error: Error) => void): (reason: Error) => void {
+  let controller: Dispatcher.DispatchController | undefined;
+  let stopped: Error | undefined;
+  let settled = false;
+  let statusCode = 0;
+  let headers: RawResponse['headers'] = {};
+  const chunks: Buffer[] = [];
+  const fail = (error: Error): void => {
+    if (settled) return;
+    settled = true;
+    reject(error);
+  };
+  pool.dispatch(options, {
+    onRequestStart(started) {
+      controller = started;
+      if (stopped !== undefined) started.abort(stopped);
+    },
+    onResponseStart(_controller, code, responseHeaders) {
+      // A 1xx answer comes first and is replaced by the final one.
+      statusCode = code;
+      headers = responseHeaders;
+    },
+    onResponseData(_controller, chunk) {
+      chunks.push(chunk);
+    },
+    onResponseEnd() {
+      if (settled) return;
+      settled = true;
+      resolve({ statusCode, headers, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
+    },
+    onResponseError(_controller, error) {
+      fail(error);
+    },
+  });
+  return (reason) => {
+    if (stopped !== undefined) return;
+    stopped = reason;
+    controller?.abort(reason);
+    fail(reason);
   };
 }
 

@@ -1,5 +1,6 @@
 // Resolves each route's Lambda target once (region, endpoint, credentials,
 // client) and invokes it. Caches are passed in so they outlive a reload.
+import { toAbortSignal, type Cancellation } from '../cancellation';
 import type { RouteConfig } from '../config/schema';
 import { resolveLambdaEndpoint } from '../aws/endpoint';
 import { regionOfFunctionArn, resolveRegion } from '../aws/region';
@@ -15,7 +16,7 @@ export interface LambdaDeps {
   readonly clients: LambdaClientCache;
 }
 
-export type RouteInvoker = (route: RouteConfig, payload: Uint8Array, signal: AbortSignal) => Promise<LambdaResult>;
+export type RouteInvoker = (route: RouteConfig, payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaResult>;
 
 export interface ResolvedTarget {
   readonly target: InvokeTarget;
@@ -69,12 +70,20 @@ export function createRouteInvoker(routes: readonly RouteConfig[], deps: LambdaD
         keepalive: route.keepalive,
         proxyUrl: route.proxy_url,
       });
-      return [route.name, { call: (payload: Uint8Array, signal: AbortSignal) => invokeLambda(client, target, payload, signal) }] as const;
+      const call = async (payload: Uint8Array, cancellation: Cancellation): Promise<LambdaResult> => {
+        const { signal, release } = toAbortSignal(cancellation);
+        try {
+          return await invokeLambda(client, target, payload, signal);
+        } finally {
+          release();
+        }
+      };
+      return [route.name, { call }] as const;
     }),
   );
-  return (route, payload, signal) => {
+  return (route, payload, cancellation) => {
     const entry = byName.get(route.name);
     if (entry === undefined) return Promise.reject(new LambdaExtprocError('internal', `route ${route.name} has no Lambda target`));
-    return entry.call(payload, signal);
+    return entry.call(payload, cancellation);
   };
 }
