@@ -19,8 +19,6 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
   await measureFloorB(targets, 16, 1024, warm);
   const warmCell = { concurrency: 16, bodyBytes: 1024, closeMode: options.closeModes[0] ?? 'graceful' } as const;
   const warmed = await measureCell(targets, warmCell, warm, await measureFloorB(targets, 16, 0, warm));
-  // Each of its workers has its own JIT to warm.
-  if (env.multi !== undefined) await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
   const matrix: CellResult[] = [];
   for (const bodyBytes of options.bodies) {
     for (const concurrency of options.concurrencies) {
@@ -34,6 +32,9 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
   }
   const headline: HeadlineRound[] = [];
   const headlineWindow = { warmupMs: options.warmupMs, durationMs: options.headlineMs };
+  // The workers: N sidecar sat idle through the matrix (V8 drops the compiled code of idle
+  // functions): warm each of its workers right before it is measured.
+  if (env.multi !== undefined) await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
   for (let round = 1; round <= options.runs; round++) {
     const cells: CellResult[] = [];
     for (const bodyBytes of options.headlineBodies) {
