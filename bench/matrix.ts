@@ -32,8 +32,9 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
   }
   const headline: HeadlineRound[] = [];
   const headlineWindow = { warmupMs: options.warmupMs, durationMs: options.headlineMs };
-  // The workers: N sidecar sat idle through the matrix (V8 drops the compiled code of idle
-  // functions): warm each of its workers right before it is measured.
+  // After the 1 MiB cells, and for the workers: N sidecar after idling through the matrix,
+  // the first headline cell ran at half speed: warm both again right before the rounds.
+  await measureCell(targets, warmCell, warm, warmed.floorB);
   if (env.multi !== undefined) await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
   for (let round = 1; round <= options.runs; round++) {
     const cells: CellResult[] = [];
