@@ -21,6 +21,7 @@ const EXIT_GRACE_MS = 5000;
 export async function runPrimary(file: string, config: Config, logger: Logger): Promise<number> {
   const wanted = config.workers;
   const serving = new Set<number>();
+  let started = false;
   let stopping = false;
   let restartDelay = RESTART_MIN_MS;
   let port = 0;
@@ -47,7 +48,6 @@ export async function runPrimary(file: string, config: Config, logger: Logger): 
     logger.info({ admin_listen: config.admin.listen, admin_port: admin.port }, 'admin HTTP listening (/metrics, /healthz, /readyz)');
   }
 
-  let started = false;
   return new Promise<number>((resolve) => {
     const finish = (code: number): void => {
       void (admin === undefined ? Promise.resolve() : admin.close()).then(() => {
