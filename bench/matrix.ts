@@ -35,7 +35,7 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
   // After the 1 MiB cells, and for the workers: N sidecar after idling through the matrix,
   // the first headline cell ran at half speed: warm both again right before the rounds.
   await measureCell(targets, warmCell, warm, warmed.floorB);
-  if (env.multi !== undefined) await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
+  if (env.multi !== undefined) await measureSidecar(targets, env.multi, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
   for (let round = 1; round <= options.runs; round++) {
     const cells: CellResult[] = [];
     for (const bodyBytes of options.headlineBodies) {
@@ -45,7 +45,7 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
         const single = await measureCell(targets, cell, headlineWindow, floorB);
         cells.push(single);
         // The same cell with `workers: N`, against the same floors.
-        if (env.multi !== undefined) cells.push(await measureSidecar(targets, { server: env.multi.sidecar, workers: env.multi.workers }, cell, headlineWindow, single.floorA, floorB));
+        if (env.multi !== undefined) cells.push(await measureSidecar(targets, env.multi, cell, headlineWindow, single.floorA, floorB));
       }
     }
     log(`  headline round ${round}: ${cells.map((c) => `${formatBytes(c.bodyBytes)} ${c.closeMode} w${c.workers} ${c.throughputRatio.toFixed(2)} / CPU ${c.cpuRatio.toFixed(2)}`).join(', ')}`);

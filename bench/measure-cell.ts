@@ -68,13 +68,13 @@ export async function measureExtProc(targets: Targets, server: Started, cell: Ce
 
 export async function measureCell(targets: Targets, cell: Cell, window: CellWindow, floorB: JobResult): Promise<CellResult> {
   const floorA = await measureExtProc(targets, targets.grpcFloor, cell, window);
-  return measureSidecar(targets, { server: targets.sidecar, workers: 1 }, cell, window, floorA, floorB);
+  return measureSidecar(targets, { sidecar: targets.sidecar, workers: 1 }, cell, window, floorA, floorB);
 }
 
 /** One sidecar (or one with `workers: N`) against floors already measured for the cell. */
-export async function measureSidecar(targets: Targets, subject: { server: Started; workers: number }, cell: Cell, window: CellWindow, floorA: JobResult, floorB: JobResult): Promise<CellResult> {
-  const sidecarRun = await measureExtProc(targets, subject.server, cell, window);
-  const sidecar = { ...sidecarRun, rssBytes: rssBytesOf(subject.server.pid) };
+export async function measureSidecar(targets: Targets, subject: { readonly sidecar: Started; readonly workers: number }, cell: Cell, window: CellWindow, floorA: JobResult, floorB: JobResult): Promise<CellResult> {
+  const sidecarRun = await measureExtProc(targets, subject.sidecar, cell, window);
+  const sidecar = { ...sidecarRun, rssBytes: rssBytesOf(subject.sidecar.pid) };
   const composite = compositeRps(floorA.rps, floorB.rps);
   const floorCpu = floorA.cpuMicrosPerRequest + floorB.cpuMicrosPerRequest;
   return {

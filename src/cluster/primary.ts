@@ -24,7 +24,6 @@ export async function runPrimary(file: string, config: Config, logger: Logger): 
   let started = false;
   let stopping = false;
   let restartDelay = RESTART_MIN_MS;
-  let port = 0;
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
 
   let admin: RunningAdmin | undefined;
@@ -63,10 +62,9 @@ export async function runPrimary(file: string, config: Config, logger: Logger): 
       worker.on('error', (error) => logger.warn({ worker: worker.id, error: error.message }, 'worker IPC error'));
       worker.on('listening', (address) => {
         serving.add(worker.id);
-        port = address.port;
         if (!started && serving.size === wanted) {
           started = true;
-          logger.info({ listen: config.listen, port, workers: wanted }, 'lambda-extproc workers listening');
+          logger.info({ listen: config.listen, port: address.port, workers: wanted }, 'lambda-extproc workers listening');
         }
       });
       worker.once('exit', (code, signal) => {

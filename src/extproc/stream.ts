@@ -75,7 +75,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   const generation = options.current();
   const events = options.events;
   // Made when an invocation starts: most streams are answered and reset without one.
-  let abort: CancellationSource | undefined;
+  let cancellation: CancellationSource | undefined;
   const metadataValue = call.metadata.get(ROUTE_METADATA)[0];
   const metadataRoute = metadataValue === undefined ? undefined : String(metadataValue);
   let phase: Phase = 'start';
@@ -104,13 +104,13 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     // Envoy resets every stream after its answer: only a cancel mid-invoke has work to stop.
     if (phase === 'invoking') {
       if (route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
-      abort?.cancel();
+      cancellation?.cancel();
     }
     phase = 'done';
     close();
   });
   call.on('error', () => {
-    if (phase === 'invoking') abort?.cancel();
+    if (phase === 'invoking') cancellation?.cancel();
   });
   call.on('end', () => {
     // Envoy half-closed: finish with OK unless an answer is still being made;
@@ -137,7 +137,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   function fail(code: GrpcStatus, details: string): void {
     if (phase === 'done') return;
     phase = 'done';
-    abort?.cancel();
+    cancellation?.cancel();
     events.protocolError(details);
     if (!call.cancelled) call.emit('error', { code, details, name: 'ProtocolError', message: details });
     close();
@@ -240,8 +240,8 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     const current = route;
     const timer = scheduleTimeoutOverride(current.timeout);
     try {
-      abort = createCancellation();
-      const outcome = await generation.handle(request, current, match, abort);
+      cancellation = createCancellation();
+      const outcome = await generation.handle(request, current, match, cancellation);
       if (phase !== 'invoking') return; // cancelled while Lambda ran
       answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
     } finally {
