@@ -1,7 +1,7 @@
 // What Kong's kong.request.get_body() makes of a request body.
 import type { HeaderList } from '../http';
 import { headerValue } from '../http';
-import { parseArgs, type Args } from './args';
+import { addArg, parseArgs, type Args } from './args';
 
 export type BodyArgs =
   | { readonly kind: 'args'; readonly value: Args | unknown[] } // parsed form, JSON object/array, multipart
@@ -51,11 +51,7 @@ function parseMultipart(contentType: string, body: Buffer): Args | undefined {
     const head = part.slice(0, split);
     const name = /name="([^"]*)"/i.exec(head)?.[1];
     if (name === undefined) continue;
-    const value = Buffer.from(part.slice(split + 4).replace(/\r\n$/, ''), 'latin1').toString('utf8');
-    const existing = args[name];
-    if (existing === undefined) args[name] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else args[name] = [existing, value];
+    addArg(args, name, Buffer.from(part.slice(split + 4).replace(/\r\n$/, ''), 'latin1').toString('utf8'));
   }
   return args;
 }

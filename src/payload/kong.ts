@@ -1,7 +1,7 @@
 // Kong's default payloads: the legacy merged-arguments object, and the
 // forward_request_* object.
 import { headerValue, type HttpRequest } from '../http';
-import { parseArgs, type Args, MAX_ARGS } from './args';
+import { addArg, parseArgs, type Args, MAX_ARGS } from './args';
 import { parseBodyArgs } from './body';
 
 export interface ForwardOptions {
@@ -66,10 +66,7 @@ function headerArgs(request: HttpRequest): Args {
   let count = 0;
   for (const [name, value] of lines) {
     if (count++ >= MAX_ARGS) break;
-    const existing = headers[name];
-    if (existing === undefined) headers[name] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else headers[name] = [existing, value];
+    addArg(headers, name, value);
   }
   return headers;
 }

@@ -44,6 +44,16 @@ const legacy: Array<{ name: string; req: HttpRequest; expected: string }> = [
     ),
     expected: '{"a":"1","b":["x","y"]}',
   },
+  {
+    name: 'argument names that are Object.prototype names are plain arguments (__proto__ kept as a field, toString not seen as present)',
+    req: request('/get?__proto__=x&toString=1&toString=2&constructor&hasOwnProperty=h'),
+    expected: '{"__proto__":"x","toString":["1","2"],"constructor":true,"hasOwnProperty":"h"}',
+  },
+  {
+    name: 'multipart field names that are Object.prototype names are plain fields',
+    req: request('/post', [['content-type', 'multipart/form-data; boundary=B']], '--B\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\np\r\n--B\r\nContent-Disposition: form-data; name="valueOf"\r\n\r\nv\r\n--B--\r\n'),
+    expected: '{"__proto__":"p","valueOf":"v"}',
+  },
   { name: 'percent escapes and + are decoded; a bad escape is kept', req: request('/get?k%20ey=a+b%21&bad=%zz'), expected: '{"k ey":"a b!","bad":"%zz"}' },
 ];
 
@@ -96,6 +106,12 @@ const forward: Array<{ name: string; options: typeof ALL; req: HttpRequest; expe
     options: { ...ALL, forward_request_body: false, forward_request_uri: false, forward_request_method: false },
     req: request('/get', [['accept', 'a'], ['accept', 'b']]),
     expected: '{"request_headers":{"host":"lambda9.test","accept":["a","b"]}}',
+  },
+  {
+    name: 'header names that are Object.prototype names are plain headers',
+    options: { ...ALL, forward_request_body: false, forward_request_uri: false, forward_request_method: false },
+    req: request('/get', [['__proto__', 'p'], ['tostring', 'a'], ['constructor', 'c'], ['constructor', 'd']]),
+    expected: '{"request_headers":{"host":"lambda9.test","__proto__":"p","tostring":"a","constructor":["c","d"]}}',
   },
   { name: 'request_uri_args is {} without a query', options: { ...ALL, forward_request_body: false, forward_request_headers: false, forward_request_method: false }, req: request('/get'), expected: '{"request_uri":"/get","request_uri_args":{}}' },
 ];
