@@ -15,6 +15,9 @@ export interface Environment {
 export interface EnvironmentOptions {
   readonly logLevel: string;
   readonly withGrpcFloor: boolean;
+  /** Flags of every Node process started here. */
+  readonly nodeFlags: readonly string[];
+  /** More flags for the sidecars alone (the profiler's). */
   readonly sidecarNodeArgs?: readonly string[];
   /** Also start a sidecar with this many workers (0 or 1: none). */
   readonly multiWorkers?: number;
@@ -27,23 +30,24 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     stops.length = 0;
   };
   try {
-    const lambda = await startFakeLambdaProcess();
+    const lambda = await startFakeLambdaProcess(options.nodeFlags);
+    const sidecarArgs = [...options.nodeFlags, ...(options.sidecarNodeArgs ?? [])];
     stops.push(lambda.stop);
     const config = writeSidecarConfig(lambda.port, options.logLevel);
     stops.push(async () => config.remove());
-    const sidecar = await startSidecar(config.path, options.sidecarNodeArgs);
+    const sidecar = await startSidecar(config.path, sidecarArgs);
     stops.push(sidecar.stop);
     let multi: Environment['multi'];
     const workers = options.multiWorkers ?? 0;
     if (workers > 1) {
       const multiConfig = writeSidecarConfig(lambda.port, options.logLevel, workers);
       stops.push(async () => multiConfig.remove());
-      multi = { workers, sidecar: await startSidecar(multiConfig.path, options.sidecarNodeArgs, workers) };
+      multi = { workers, sidecar: await startSidecar(multiConfig.path, sidecarArgs, workers) };
       stops.push(multi.sidecar.stop);
     }
-    const grpcFloor = options.withGrpcFloor ? await startGrpcFloor() : sidecar;
+    const grpcFloor = options.withGrpcFloor ? await startGrpcFloor(options.nodeFlags) : sidecar;
     if (options.withGrpcFloor) stops.push(grpcFloor.stop);
-    const worker = await startWorker();
+    const worker = await startWorker(options.nodeFlags);
     stops.push(worker.stop);
     return { worker, lambda, sidecar, multi, grpcFloor, stop: stopAll };
   } catch (error) {

@@ -44,8 +44,8 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function forkReady(script: string, execArgv: string[] = []): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(join(__dirname, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+function forkReady(script: string, execArgv: readonly string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(__dirname, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...execArgv] });
   track(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -63,18 +63,18 @@ function forkReady(script: string, execArgv: string[] = []): Promise<{ child: Ch
   });
 }
 
-export async function startFakeLambdaProcess(): Promise<Started> {
-  const { child, port } = await forkReady('fake-lambda-main.js');
+export async function startFakeLambdaProcess(nodeFlags: readonly string[]): Promise<Started> {
+  const { child, port } = await forkReady('fake-lambda-main.js', nodeFlags);
   return { pid: child.pid ?? 0, port, stop: () => stopChild(child) };
 }
 
-export async function startGrpcFloor(): Promise<Started> {
-  const { child, port } = await forkReady('grpc-floor-main.js');
+export async function startGrpcFloor(nodeFlags: readonly string[]): Promise<Started> {
+  const { child, port } = await forkReady('grpc-floor-main.js', nodeFlags);
   return { pid: child.pid ?? 0, port, stop: () => stopChild(child) };
 }
 
-export async function startWorker(): Promise<Worker> {
-  const { child } = await forkReady('worker-main.js');
+export async function startWorker(nodeFlags: readonly string[]): Promise<Worker> {
+  const { child } = await forkReady('worker-main.js', nodeFlags);
   let nextId = 1;
   const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>();
   child.on('message', (reply: WorkerReply) => {
@@ -106,7 +106,7 @@ export interface StartedSidecar extends Started {
   problems(): readonly string[];
 }
 
-/** `node dist/main.js --config FILE`, as an operator runs it; waits for its listening line (with workers, the primary's). */
+/** `node [flags] dist/main.js --config FILE`, as an operator runs it; waits for its listening line (with workers, the primary's). */
 export function startSidecar(configFile: string, nodeArgs: readonly string[] = [], workers = 1): Promise<StartedSidecar> {
   const ready = workers > 1 ? /"port":(\d+)[^\n]*lambda-extproc workers listening/ : /"port":(\d+)[^\n]*lambda-extproc listening/;
   const child = spawn(process.execPath, [...nodeArgs, SIDECAR_CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });

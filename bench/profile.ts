@@ -18,7 +18,7 @@ export async function runProfile(options: BenchOptions, log: (line: string) => v
   const dir = resolve('bench/results');
   mkdirSync(dir, { recursive: true });
   const startedAt = Date.now();
-  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: false, sidecarNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: false, sidecarNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   let load: JobResult;
   try {
     const targets: Targets = { worker: env.worker, lambda: env.lambda, sidecar: env.sidecar, grpcFloor: env.grpcFloor, maxConnections: options.maxConnections };

@@ -25,8 +25,8 @@ function writeResults(file: string, value: unknown): void {
 async function benchmark(options: BenchOptions): Promise<void> {
   const startedAt = Date.now();
   const machine = describeMachine();
-  log(`lambda-extproc bench on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}`);
-  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: true, multiWorkers: options.workers });
+  log(`lambda-extproc bench on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node} ${options.nodeFlags.join(' ') || '(default flags)'}`);
+  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: true, multiWorkers: options.workers });
   try {
     const { matrix, headline } = await runMatrix(env, options, log);
     const stats = await fakeStats(env.lambda.port);
@@ -52,7 +52,7 @@ async function soak(options: BenchOptions): Promise<void> {
   if (options.soakSeconds < 10) throw new Error('--soak takes at least 10 seconds');
   const machine = describeMachine();
   log(`lambda-extproc soak: ${options.soakSeconds} s at ${options.soakRate} req/s`);
-  const env = await startEnvironment({ logLevel: options.logLevel, withGrpcFloor: false });
+  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: false });
   try {
     const result = await runSoak(env, options, log);
     const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
