@@ -1,7 +1,7 @@
 // The gRPC server: ext_proc and grpc.health.v1 on one port.
 import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { handleProcessStream, type StreamOptions } from './extproc/stream';
-import type { ProcessingRequest, ProcessingResponse } from './extproc/messages';
+import type { OutgoingResponse, ProcessingRequest } from './extproc/messages';
 import { loadSchemas } from './extproc/proto';
 import { RAISED_RESET_LIMITS, raiseResetLimits, supportsResetLimits } from './extproc/reset-limits';
 import type { HealthState, ServingStatus } from './observability/health';
@@ -38,7 +38,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Envoy resets the stream after each answer: lift nghttp2's reset limit where Node allows it.
   const resetLimitsRaised = supportsResetLimits(process.version) && raiseResetLimits(server, RAISED_RESET_LIMITS);
   server.addService(schemas.extProc, {
-    Process: (call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
+    Process: (call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>) => {
       if (options.health.status() !== 'SERVING') {
         call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'lambda-extproc is shutting down' });
         return;

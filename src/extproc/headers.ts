@@ -1,7 +1,8 @@
 // HeaderMap ⇄ header lists. Envoy sends values in raw_value (older Envoys in
 // value); we write raw_value only, since Envoy rejects entries with both.
 import { HOP_BY_HOP_HEADERS, type HeaderList } from '../http';
-import type { HeaderMap, HeaderMutation, HeaderValueOption } from './messages';
+import type { SetHeader } from './encode-immediate';
+import type { HeaderMap } from './messages';
 
 export interface SplitHeaders {
   /** Pseudo-headers (:method, :path, :authority, :scheme) by name. */
@@ -25,18 +26,18 @@ export function readHeaderMap(map: HeaderMap | undefined): SplitHeaders {
 const NOT_SENT = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'host']);
 
 /**
- * Header lines → set_headers. The first line of a name overwrites
+ * Header lines → set_headers entries. The first line of a name overwrites
  * (append: false); further lines of the same name append, which is how
  * several set-cookie or multi-value headers reach the client.
  */
-export function toHeaderMutation(headers: HeaderList): HeaderMutation {
+export function toSetHeaders(headers: HeaderList): SetHeader[] {
   const seen = new Set<string>();
-  const set_headers: HeaderValueOption[] = [];
+  const set: SetHeader[] = [];
   for (const [rawName, value] of headers) {
     const name = rawName.toLowerCase();
     if (name.startsWith(':') || NOT_SENT.has(name)) continue;
-    set_headers.push({ header: { key: name, raw_value: Buffer.from(value, 'latin1') }, append: { value: seen.has(name) } });
+    set.push({ name, value, append: seen.has(name) });
     seen.add(name);
   }
-  return { set_headers };
+  return set;
 }

@@ -1,5 +1,6 @@
 // TypeScript shapes of the ext_proc messages as @grpc/proto-loader decodes
 // them (keepCase, oneofs, bytes as Buffer, no defaults filled in).
+import type { EncodedProcessingResponse } from './encode-immediate';
 
 export interface HeaderValue {
   key: string;
@@ -97,6 +98,9 @@ export interface ProcessingMode {
   request_trailer_mode?: number;
   response_trailer_mode?: number;
 }
+
+/** What the server writes on a Process stream: a response object, or one encoded ahead. */
+export type OutgoingResponse = ProcessingResponse | EncodedProcessingResponse;
 
 export interface ProcessingResponse {
   request_headers?: { response?: CommonResponse };

@@ -1,6 +1,6 @@
 // Loads the ext_proc and health schemas from proto/ once per process.
 import { join } from 'node:path';
-import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadPackageDefinition, type GrpcObject, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
 
 export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
@@ -27,10 +27,17 @@ export function loadSchemas(): Schemas {
   const definition = loadSync(['envoy/service/ext_proc/v3/external_processor.proto', 'grpc/health/v1/health.proto'], PROTO_OPTIONS);
   const root = loadPackageDefinition(definition);
   cached = {
-    extProc: serviceOf(root, ['envoy', 'service', 'ext_proc', 'v3', 'ExternalProcessor']),
+    extProc: passEncodedResponses(serviceOf(root, ['envoy', 'service', 'ext_proc', 'v3', 'ExternalProcessor'])),
     health: serviceOf(root, ['grpc', 'health', 'v1', 'Health']),
   };
   return cached;
+}
+
+// An answer encoded ahead (encode-immediate.ts) is sent as it is; every other goes through proto-loader.
+export function passEncodedResponses(service: ServiceDefinition): ServiceDefinition {
+  const process = service.Process as MethodDefinition<unknown, unknown>;
+  const serialize = process.responseSerialize;
+  return { ...service, Process: { ...process, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) } };
 }
 
 function serviceOf(root: GrpcObject, path: string[]): ServiceDefinition {

@@ -1,6 +1,7 @@
 // Builders for every message the server sends to Envoy.
 import type { HttpResponse } from '../http';
-import { toHeaderMutation } from './headers';
+import { encodeImmediateResponse, type EncodedProcessingResponse } from './encode-immediate';
+import { toSetHeaders } from './headers';
 import { BodySendMode, type ProcessingMode, type ProcessingResponse, type RequestCase } from './messages';
 
 const CONTINUE: ProcessingResponse['request_headers'] = { response: { status: 0 } };
@@ -23,20 +24,15 @@ export function continueFor(kind: RequestCase): ProcessingResponse {
   }
 }
 
-export function immediateResponse(response: HttpResponse, details: string): ProcessingResponse {
-  const headers = response.headers.some(([name]) => name === 'content-type')
-    ? response.headers
-    : // Envoy would label any body text/plain; say what Lambda's bytes are.
-      [...response.headers, ['content-type', response.body.length > 0 ? 'application/octet-stream' : 'text/plain'] as const];
-  return {
-    immediate_response: {
-      // A number: Envoy's StatusCode enum has gaps (418) but carries any value.
-      status: { code: response.status },
-      headers: toHeaderMutation(headers),
-      body: response.body,
-      details,
-    },
-  };
+/** The answer to Envoy, already encoded: it is made once per request (encode-immediate.ts). */
+export function immediateResponse(response: HttpResponse, details: string): EncodedProcessingResponse {
+  const headers = toSetHeaders(response.headers);
+  // Envoy would label any body text/plain; say what Lambda's bytes are.
+  if (!headers.some((header) => header.name === 'content-type')) {
+    headers.push({ name: 'content-type', value: response.body.length > 0 ? 'application/octet-stream' : 'text/plain', append: false });
+  }
+  // A number: Envoy's StatusCode enum has gaps (418) but carries any value.
+  return encodeImmediateResponse(response.status, headers, response.body, details);
 }
 
 /** Keeps Envoy's message timer from firing while a slow function runs. */

@@ -8,7 +8,7 @@ import { LambdaExtprocError } from '../errors';
 import { headerValue, type HttpRequest, type HttpResponse } from '../http';
 import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
-import { BodySendMode, type HttpBody, type HttpHeaders, type ProcessingRequest, type ProcessingResponse, type RequestCase } from './messages';
+import { BodySendMode, type HttpBody, type HttpHeaders, type OutgoingResponse, type ProcessingRequest, type RequestCase } from './messages';
 import { toHttpRequest, toRequestHead, type RequestHead } from './request';
 import { continueFor, immediateResponse, overrideTimeout, requestBufferedBody } from './responses';
 
@@ -71,7 +71,7 @@ type Phase = 'start' | 'body' | 'invoking' | 'passthrough' | 'done';
 const ROUTE_METADATA = 'x-lambda-extproc-route';
 const ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc';
 
-export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>, options: StreamOptions): void {
+export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>, options: StreamOptions): void {
   const generation = options.current();
   const events = options.events;
   // Made when an invocation starts: most streams are answered and reset without one.
@@ -123,8 +123,8 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   });
   call.on('close', close);
 
-  function send(response: ProcessingResponse): void {
-    events.message?.('out', Object.keys(response).join(','));
+  function send(response: OutgoingResponse): void {
+    events.message?.('out', Buffer.isBuffer(response) ? 'immediate_response' : Object.keys(response).join(','));
     if (!call.cancelled && !call.destroyed) call.write(response);
   }
 
