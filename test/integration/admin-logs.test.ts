@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { createLogger } from '../../src/observability/logger';
+import { createLogger, isoTimeOncePerMs } from '../../src/observability/logger';
 import { fakeRoute, startHarness } from '../support/harness';
 
 t.test('one info line per request with route, function, method, path, status, latency, Lambda request id, trace id', async (t) => {
@@ -57,4 +57,22 @@ t.test('credential-bearing headers and secret fields are redacted wherever they 
   const line = JSON.parse(out) as { route: { name: string; aws_secret: string } };
   t.equal(line.route.name, 'r', 'other fields kept');
   t.equal(line.route.aws_secret, '[redacted]');
+});
+
+t.test("log lines carry pino's ISO time, formatted once per millisecond", async (t) => {
+  let clock = Date.UTC(2026, 10, 29, 10, 0, 0, 5);
+  const stamp = isoTimeOncePerMs(() => clock);
+  const first = stamp();
+  t.equal(first, ',"time":"2026-11-29T10:00:00.005Z"');
+  t.equal(stamp(), first, 'the same millisecond, the same text');
+  clock += 1;
+  t.equal(stamp(), ',"time":"2026-11-29T10:00:00.006Z"', 'the next millisecond, the next text');
+  let out = '';
+  const before = Date.now();
+  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _e, cb) => ((out += chunk.toString()), cb()) }));
+  logger.info('one');
+  logger.flush();
+  await new Promise((r) => setImmediate(r));
+  const time = Date.parse((JSON.parse(out) as { time: string }).time);
+  t.ok(time >= before && time <= Date.now(), 'a real line is stamped with the current time');
 });
