@@ -34,8 +34,15 @@ export async function runMatrix(env: Environment, options: BenchOptions, log: (l
   const headlineWindow = { warmupMs: options.warmupMs, durationMs: options.headlineMs };
   // After the 1 MiB cells, and for the workers: N sidecar after idling through the matrix,
   // the first headline cell ran at half speed: warm both again right before the rounds.
+  // The workers saw no load yet, so they get every headline body (a bodiless
+  // request takes other code paths than one with a body).
   await measureCell(targets, warmCell, warm, warmed.floorB);
-  if (env.multi !== undefined) await measureSidecar(targets, env.multi, warmCell, { ...warm, durationMs: warm.durationMs * 2 }, warmed.floorA, warmed.floorB);
+  if (env.multi !== undefined) {
+    for (const bodyBytes of options.headlineBodies) {
+      const cell = { concurrency: options.headlineConcurrency, bodyBytes, closeMode: warmCell.closeMode };
+      await measureSidecar(targets, env.multi, cell, warm, warmed.floorA, warmed.floorB);
+    }
+  }
   for (let round = 1; round <= options.runs; round++) {
     const cells: CellResult[] = [];
     for (const bodyBytes of options.headlineBodies) {
