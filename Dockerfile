@@ -51,8 +51,5 @@ STOPSIGNAL SIGTERM
 # if the config listens elsewhere than 127.0.0.1:50051 / 0.0.0.0:50051).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "/app/scripts/healthcheck.js"]
-# --single-threaded-gc: V8's parallel GC threads only compete with the event
-# loop under a 1-CPU limit; off, the sidecar spends less CPU per request and
-# its p99 is lower (README, Performance). Workers inherit the flag.
-ENTRYPOINT ["node", "--single-threaded-gc", "/app/dist/main.js"]
+ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["--config", "/etc/lambda-extproc/config.yaml"]

@@ -23,18 +23,14 @@ export interface BenchOptions {
   readonly headlineConcurrency: number;
   readonly headlineBodies: readonly number[];
   readonly logLevel: string;
-  /** V8/Node flags every Node process of the run starts with (sidecar, floors, fake, load generator). */
+  /**
+   * Node/V8 flags for every Node process of the run (sidecar, floors, fake,
+   * load generator), so that a runtime setting is compared program against
+   * program. None by default: the sidecar ships with Node's defaults.
+   */
   readonly nodeFlags: readonly string[];
   readonly output: string;
 }
-
-/**
- * The flags the sidecar is deployed with (Dockerfile ENTRYPOINT, npm start,
- * the README's command): the bench measures it as it runs in production, and
- * gives the floors, the fake and the load generator the same runtime so the
- * ratios compare programs, not flags.
- */
-export const DEPLOYED_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
 
 export const USAGE = `npm run bench -- [options]
   (default)          matrix: concurrency 1/16/64 × body 0 B/1 KiB/100 KiB/1 MiB × close reset/graceful,
@@ -48,8 +44,8 @@ export const USAGE = `npm run bench -- [options]
   --connections N    HTTP/2 connections per load run, at most (default 4)
   --workers N        also measure the headline cells with \`workers: N\` (default 2; 0 = not)
   --log-level LEVEL  the sidecar's log_level (default info: one log line per request, as shipped)
-  --node-flags="F"   Node flags of every process of the run (default "--single-threaded-gc", as
-                     deployed; "" = Node's defaults)
+  --node-flags="F"   Node/V8 flags for every process of the run (default none), e.g.
+                     --node-flags="--single-threaded-gc"
   --output FILE      results file (default bench/results/latest.json)
 `;
 
@@ -97,7 +93,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     headlineConcurrency: 64,
     headlineBodies: [0, 1024],
     logLevel: values['log-level'] ?? 'info',
-    nodeFlags: values['node-flags'] === undefined ? DEPLOYED_NODE_FLAGS : values['node-flags'].split(/\s+/).filter((flag) => flag !== ''),
+    nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
     output: values.output ?? 'bench/results/latest.json',
   };
 }

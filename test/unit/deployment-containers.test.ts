@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
-import { DEPLOYED_NODE_FLAGS } from '../../bench/options';
 import { formatProblems, parseConfig } from '../../src/config/load';
 
 const ROOT = join(__dirname, '..', '..');
@@ -77,16 +76,8 @@ t.test('Dockerfile: non-root, SIGTERM, health check, gRPC port, entrypoint', asy
   if (!defaults.ok) throw new Error(formatProblems(defaults.problems));
   const port = defaults.config.listen.split(':').at(-1);
   t.equal(final.find((s) => s.op === 'EXPOSE')?.args, port, `EXPOSE the default listen port ${port}`);
-  t.same(JSON.parse(final.find((s) => s.op === 'ENTRYPOINT')?.args ?? 'null'), ['node', ...DEPLOYED_NODE_FLAGS, '/app/dist/main.js']);
+  t.same(JSON.parse(final.find((s) => s.op === 'ENTRYPOINT')?.args ?? 'null'), ['node', '/app/dist/main.js']);
   t.same(JSON.parse(final.find((s) => s.op === 'CMD')?.args ?? 'null'), ['--config', '/etc/lambda-extproc/config.yaml']);
-});
-
-t.test('one set of Node flags: the image, npm start, the README command and the bench run the sidecar alike', async (t) => {
-  t.ok(DEPLOYED_NODE_FLAGS.length > 0);
-  const flags = DEPLOYED_NODE_FLAGS.join(' ');
-  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-  t.equal(scripts.start, `node ${flags} dist/main.js`, 'npm start');
-  t.match(read('README.md'), `&& node ${flags} dist/main.js --config config/example.yaml`, "the README's run command");
 });
 
 t.test('.dockerignore keeps build output, dependencies, secrets and tests out of the context', async (t) => {
