@@ -31,8 +31,8 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
   };
   try {
     const lambda = await startFakeLambdaProcess(options.nodeFlags);
-    const sidecarArgs = [...options.nodeFlags, ...(options.sidecarNodeArgs ?? [])];
     stops.push(lambda.stop);
+    const sidecarArgs = [...options.nodeFlags, ...(options.sidecarNodeArgs ?? [])];
     const config = writeSidecarConfig(lambda.port, options.logLevel);
     stops.push(async () => config.remove());
     const sidecar = await startSidecar(config.path, sidecarArgs);

@@ -1,8 +1,8 @@
 // ProcessingResponse{immediate_response} written straight to protobuf bytes,
 // one Buffer per answer. The generic path (plain object → Buffer per header
-// value → protobufjs fromObject → Writer) took ≈ 5.8 µs for a typical answer,
-// the largest step of the sidecar's own per-request work; this takes well
-// under 1 µs. Byte for byte what protobufjs writes (test/unit/encode-immediate).
+// value → protobufjs fromObject → Writer) took 4.9 µs for a typical answer;
+// this, header list included, 1.4 µs. Byte for byte what protobufjs writes
+// (test/unit/encode-immediate.test.ts).
 //
 // Field numbers: envoy/service/ext_proc/v3/external_processor.proto
 // (ProcessingResponse.immediate_response 7; ImmediateResponse status 1,

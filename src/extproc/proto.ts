@@ -35,9 +35,9 @@ export function loadSchemas(): Schemas {
 
 // An answer encoded ahead (encode-immediate.ts) is sent as it is; every other goes through proto-loader.
 export function passEncodedResponses(service: ServiceDefinition): ServiceDefinition {
-  const process = service.Process as MethodDefinition<unknown, unknown>;
-  const serialize = process.responseSerialize;
-  return { ...service, Process: { ...process, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) } };
+  const method = service.Process as MethodDefinition<unknown, unknown>;
+  const serialize = method.responseSerialize;
+  return { ...service, Process: { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) } };
 }
 
 function serviceOf(root: GrpcObject, path: string[]): ServiceDefinition {

@@ -7,10 +7,10 @@ import type { ProcessingResponse } from '../../src/extproc/messages';
 import { loadSchemas } from '../../src/extproc/proto';
 import { immediateResponse } from '../../src/extproc/responses';
 
-const process = loadSchemas().extProc.Process as MethodDefinition<unknown, unknown>;
+const method = loadSchemas().extProc.Process as MethodDefinition<unknown, unknown>;
 /** proto-loader's own encoding of the same answer, given as an object. */
 const libraryBytes = (status: number, headers: readonly SetHeader[], body: Buffer, details: string): Buffer =>
-  process.responseSerialize({
+  method.responseSerialize({
     immediate_response: {
       status: { code: status },
       headers: { set_headers: headers.map((h) => ({ header: { key: h.name, raw_value: Buffer.from(h.value, 'latin1') }, append: { value: h.append } })) },
@@ -18,7 +18,7 @@ const libraryBytes = (status: number, headers: readonly SetHeader[], body: Buffe
       details,
     },
   } satisfies ProcessingResponse);
-const decode = (bytes: Buffer) => process.responseDeserialize(bytes) as Required<ProcessingResponse>;
+const decode = (bytes: Buffer) => method.responseDeserialize(bytes) as Required<ProcessingResponse>;
 
 const typical: SetHeader[] = [
   { name: 'content-type', value: 'application/json', append: false },
@@ -56,8 +56,8 @@ for (const c of cases) {
 
 t.test('the Process serializer sends encoded answers as they are and encodes objects itself', async (t) => {
   const bytes = encodeImmediateResponse(200, typical, Buffer.from('x'), 'd');
-  t.equal(process.responseSerialize(bytes), bytes, 'the same Buffer, not a copy');
-  const continued = decode(process.responseSerialize({ request_headers: { response: { status: 0 } } }));
+  t.equal(method.responseSerialize(bytes), bytes, 'the same Buffer, not a copy');
+  const continued = decode(method.responseSerialize({ request_headers: { response: { status: 0 } } }));
   t.same(Object.keys(continued.request_headers ?? {}), ['response'], 'a CONTINUE object is encoded by proto-loader');
 });
 
