@@ -63,6 +63,10 @@ t.test('ConfigMaps hold the shipped configs verbatim, and the sidecar config is 
   t.equal(sidecarText, read('config/kubernetes.yaml'), 'config.yaml is config/kubernetes.yaml');
   t.doesNotThrow(sidecarConfig);
   t.same(sidecar.args, ['--config', '/etc/lambda-extproc/config.yaml'], 'the sidecar reads the mounted file');
+  // The image's entrypoint with one Node flag added, and only where a CPU limit makes it pay.
+  const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(read('Dockerfile'))?.[1] ?? 'null') as string[];
+  t.same(sidecar.command, [entrypoint[0], '--single-threaded-gc', ...entrypoint.slice(1)], "the image's entrypoint plus --single-threaded-gc");
+  t.ok(sidecar.resources?.limits?.cpu, 'which is there for the CPU limit');
   t.match((envoy.args as string[]).join(' '), /-c \/etc\/envoy\/envoy\.yaml/);
 });
 
