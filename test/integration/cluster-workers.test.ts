@@ -42,10 +42,12 @@ interface LogLine {
   readonly result?: string;
 }
 
+/** Complete log lines so far (a line still being written is left for the next look). */
 function logLines(cli: StartedCli): LogLine[] {
   return cli
     .output()
     .split('\n')
+    .slice(0, -1)
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as LogLine);
 }
@@ -87,6 +89,8 @@ t.test('two workers serve one port, share metrics, reload, survive a killed work
   await until('both workers listening', () => logLines(cli).some((l) => l.msg === 'lambda-extproc workers listening'));
   const adminPort = logLines(cli).find((l) => l.admin_port !== undefined)?.admin_port ?? 0;
   t.ok(adminPort > 0, 'the primary serves the admin port');
+  // Each process writes its log asynchronously: a worker's line may land after the primary's.
+  await until('both workers logging', () => logLines(cli).filter((l) => l.msg === 'lambda-extproc listening').length >= 2);
   t.equal(logLines(cli).filter((l) => l.msg === 'lambda-extproc listening').length, 2, 'each worker logs its listening line');
 
   const clients = Array.from({ length: 4 }, () => createEnvoyClient(`127.0.0.1:${cli.port}`, { ownConnection: true }));
