@@ -29,6 +29,10 @@ export interface BenchOptions {
    * program. None by default: the sidecar ships with Node's defaults.
    */
   readonly nodeFlags: readonly string[];
+  /** Another build's dist/ to compare this one with; '' = no comparison. */
+  readonly compareDir: string;
+  /** Requests per second each sidecar gets in a comparison. */
+  readonly compareRate: number;
   readonly output: string;
 }
 
@@ -46,6 +50,9 @@ export const USAGE = `npm run bench -- [options]
   --log-level LEVEL  the sidecar's log_level (default info: one log line per request, as shipped)
   --node-flags="F"   Node/V8 flags for every process of the run (default none), e.g.
                      --node-flags="--single-threaded-gc"
+  --compare DIR      this build's sidecar against another build's (DIR = its dist/), loaded side
+                     by side at --rate req/s each (default 1500), c64, 0 B/1 KiB, --runs rounds
+                     (default 6): CPU per request as a ratio per round → compare.json
   --output FILE      results file (default bench/results/latest.json)
 `;
 
@@ -64,6 +71,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       workers: { type: 'string' },
       'log-level': { type: 'string' },
       'node-flags': { type: 'string' },
+      compare: { type: 'string' },
+      rate: { type: 'string' },
       output: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -81,7 +90,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     soakRate: positive(values['soak-rate'], 500, '--soak-rate'),
     profileSeconds: positive(values.profile, 0, '--profile'),
     profileBodyBytes: positive(values['profile-body'], 1024, '--profile-body'),
-    runs: positive(values.runs, quick ? 1 : 3, '--runs'),
+    runs: positive(values.runs, values.compare !== undefined ? 6 : quick ? 1 : 3, '--runs'),
     concurrencies: quick ? [16, 64] : [1, 16, 64],
     bodies: quick ? [0, 1024] : [0, 1024, 100 * 1024, 1024 * 1024],
     closeModes: close === 'both' ? ['reset', 'graceful'] : [close as CloseMode],
@@ -94,6 +103,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     headlineBodies: [0, 1024],
     logLevel: values['log-level'] ?? 'info',
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
+    compareDir: values.compare ?? '',
+    compareRate: positive(values.rate, 1500, '--rate'),
     output: values.output ?? 'bench/results/latest.json',
   };
 }

@@ -107,9 +107,9 @@ export interface StartedSidecar extends Started {
 }
 
 /** `node [flags] dist/main.js --config FILE`, as an operator runs it; waits for its listening line (with workers, the primary's). */
-export function startSidecar(configFile: string, nodeArgs: readonly string[] = [], workers = 1): Promise<StartedSidecar> {
+export function startSidecar(configFile: string, nodeArgs: readonly string[] = [], workers = 1, cli = SIDECAR_CLI): Promise<StartedSidecar> {
   const ready = workers > 1 ? /"port":(\d+)[^\n]*lambda-extproc workers listening/ : /"port":(\d+)[^\n]*lambda-extproc listening/;
-  const child = spawn(process.execPath, [...nodeArgs, SIDECAR_CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  const child = spawn(process.execPath, [...nodeArgs, cli, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
   track(child);
   const problems: string[] = [];
   let head = '';

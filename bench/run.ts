@@ -4,6 +4,7 @@
 // writes bench/results/latest.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { runCompare } from './compare';
 import { startEnvironment } from './environment';
 import { runMatrix } from './matrix';
 import { parseBenchOptions, type BenchOptions } from './options';
@@ -69,8 +70,16 @@ async function profile(options: BenchOptions): Promise<void> {
   writeResults(options.output.replace(/latest\.json$/, 'profile.json'), { date: new Date().toISOString(), machine: describeMachine(), ...result });
 }
 
+async function compare(options: BenchOptions): Promise<void> {
+  log(`lambda-extproc compare: this build against ${options.compareDir}, ${options.compareRate} req/s each, side by side`);
+  const result = await runCompare(options, log);
+  log(`median CPU per request, this build ÷ base: ${Object.entries(result.medians).map(([body, ratio]) => `${body} ${ratio.toFixed(3)}`).join(', ')}`);
+  writeResults(options.output.replace(/latest\.json$/, 'compare.json'), { date: new Date().toISOString(), machine: describeMachine(), ...result });
+}
+
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
+  if (options.compareDir !== '') return compare(options);
   if (options.soakSeconds > 0) return soak(options);
   if (options.profileSeconds > 0) return profile(options);
   return benchmark(options);

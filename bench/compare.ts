@@ -1,0 +1,73 @@
+// --compare DIR: this build's sidecar against another build (DIR holds that
+// build's dist/, e.g. from a git worktree of the base commit), both loaded at
+// the same time, at the same fixed rate, each by its own load generator.
+// Steps of a few µs per request vanish in the run-to-run spread of separate
+// windows; measured side by side, machine noise hits both alike (two copies
+// of one build come out within ±3 %).
+import { join, resolve } from 'node:path';
+import { measureExtProc, type Cell, type CellWindow, type Targets } from './measure-cell';
+import type { BenchOptions } from './options';
+import { startFakeLambdaProcess, startSidecar, startWorker, type Started } from './processes';
+import type { JobResult } from './protocol';
+import { formatBytes } from './report';
+import { writeSidecarConfig } from './sidecar-config';
+
+export interface CompareRound {
+  readonly cell: Cell;
+  readonly base: JobResult;
+  readonly current: JobResult;
+  /** current CPU µs/request ÷ base CPU µs/request. */
+  readonly cpuRatio: number;
+}
+
+export interface CompareResult {
+  readonly baseDir: string;
+  readonly rate: number;
+  readonly rounds: CompareRound[];
+  /** Median CPU ratio per body size. */
+  readonly medians: Record<string, number>;
+}
+
+export async function runCompare(options: BenchOptions, log: (line: string) => void): Promise<CompareResult> {
+  const baseDir = resolve(options.compareDir);
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const lambda = await startFakeLambdaProcess(options.nodeFlags);
+    stops.push(lambda.stop);
+    const config = writeSidecarConfig(lambda.port, options.logLevel);
+    stops.push(async () => config.remove());
+    const start = async (cli?: string): Promise<Targets> => {
+      const worker = await startWorker(options.nodeFlags);
+      stops.push(worker.stop);
+      const sidecar = await startSidecar(config.path, options.nodeFlags, 1, cli);
+      stops.push(sidecar.stop);
+      return { worker, lambda, sidecar, grpcFloor: sidecar, maxConnections: options.maxConnections };
+    };
+    const base = await start(join(baseDir, 'main.js'));
+    const current = await start();
+    const measure = (targets: Targets, sidecar: Started, cell: Cell, window: CellWindow) => measureExtProc(targets, sidecar, cell, window, options.compareRate);
+    const both = (cell: Cell, window: CellWindow) => Promise.all([measure(base, base.sidecar, cell, window), measure(current, current.sidecar, cell, window)]);
+    const cells = options.headlineBodies.map((bodyBytes): Cell => ({ concurrency: options.headlineConcurrency, bodyBytes, closeMode: options.closeModes[0] ?? 'reset' }));
+    // The first rounds after a start ran high on either side: warm both well first.
+    for (const cell of cells) await both(cell, { warmupMs: 0, durationMs: 5000 });
+    const rounds: CompareRound[] = [];
+    for (let round = 1; round <= options.runs; round++) {
+      for (const cell of cells) {
+        const [b, c] = await both(cell, { warmupMs: options.warmupMs, durationMs: options.headlineMs });
+        const cpuRatio = b.cpuMicrosPerRequest === 0 ? 0 : c.cpuMicrosPerRequest / b.cpuMicrosPerRequest;
+        log(`  round ${round} ${formatBytes(cell.bodyBytes)}: base ${b.cpuMicrosPerRequest.toFixed(0)} µs/req p99 ${b.latency.p99.toFixed(2)} ms, this build ${c.cpuMicrosPerRequest.toFixed(0)} µs/req p99 ${c.latency.p99.toFixed(2)} ms → CPU ${cpuRatio.toFixed(3)}×`);
+        rounds.push({ cell, base: b, current: c, cpuRatio });
+      }
+    }
+    const medians: Record<string, number> = {};
+    for (const cell of cells) medians[formatBytes(cell.bodyBytes)] = median(rounds.filter((r) => r.cell === cell).map((r) => r.cpuRatio));
+    return { baseDir, rate: options.compareRate, rounds, medians };
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
