@@ -4,6 +4,7 @@
 // Steps of a few µs per request vanish in the run-to-run spread of separate
 // windows; measured side by side, machine noise hits both alike (two copies
 // of one build come out within ±3 %).
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { measureExtProc, type Cell, type CellWindow, type Targets } from './measure-cell';
 import type { BenchOptions } from './options';
@@ -30,6 +31,7 @@ export interface CompareResult {
 
 export async function runCompare(options: BenchOptions, log: (line: string) => void): Promise<CompareResult> {
   const baseDir = resolve(options.compareDir);
+  if (!existsSync(join(baseDir, 'main.js'))) throw new Error(`--compare ${options.compareDir}: no main.js there; give another build's dist/ directory`);
   const stops: Array<() => Promise<void>> = [];
   try {
     const lambda = await startFakeLambdaProcess(options.nodeFlags);
