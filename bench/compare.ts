@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { measureExtProc, type Cell, type CellWindow, type Targets } from './measure-cell';
 import type { BenchOptions } from './options';
-import { startFakeLambdaProcess, startSidecar, startWorker, type Started } from './processes';
+import { startFakeLambdaProcess, startSidecar, startWorker } from './processes';
 import type { JobResult } from './protocol';
 import { formatBytes } from './report';
 import { writeSidecarConfig } from './sidecar-config';
@@ -47,8 +47,8 @@ export async function runCompare(options: BenchOptions, log: (line: string) => v
     };
     const base = await start(join(baseDir, 'main.js'));
     const current = await start();
-    const measure = (targets: Targets, sidecar: Started, cell: Cell, window: CellWindow) => measureExtProc(targets, sidecar, cell, window, options.compareRate);
-    const both = (cell: Cell, window: CellWindow) => Promise.all([measure(base, base.sidecar, cell, window), measure(current, current.sidecar, cell, window)]);
+    const measure = (targets: Targets, cell: Cell, window: CellWindow) => measureExtProc(targets, targets.sidecar, cell, window, options.compareRate);
+    const both = (cell: Cell, window: CellWindow) => Promise.all([measure(base, cell, window), measure(current, cell, window)]);
     const cells = options.headlineBodies.map((bodyBytes): Cell => ({ concurrency: options.headlineConcurrency, bodyBytes, closeMode: options.closeModes[0] ?? 'reset' }));
     // The first rounds after a start ran high on either side: warm both well first.
     for (const cell of cells) await both(cell, { warmupMs: 0, durationMs: 5000 });

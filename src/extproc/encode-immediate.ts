@@ -29,14 +29,13 @@ const LENGTH_DELIMITED = 2;
 export function encodeImmediateResponse(status: number, headers: readonly SetHeader[], body: Buffer, details: string): EncodedProcessingResponse {
   // Sizes first (inner to outer), then one pass of writes into one Buffer.
   const statusLength = 1 + varintLength(status);
-  const valueLengths = new Array<number>(headers.length);
+  // UTF-8 key lengths are measured once; a latin1 value's length is its string length.
   const keyLengths = new Array<number>(headers.length);
   let mutationLength = 0;
   for (let i = 0; i < headers.length; i++) {
     const header = headers[i] as SetHeader;
     const keyLength = Buffer.byteLength(header.name, 'utf8');
     keyLengths[i] = keyLength;
-    valueLengths[i] = header.value.length;
     mutationLength += fieldLength(optionLength(headerValueLength(keyLength, header.value.length)));
   }
   const detailsLength = Buffer.byteLength(details, 'utf8');
@@ -66,7 +65,7 @@ export function encodeImmediateResponse(status: number, headers: readonly SetHea
   for (let i = 0; i < headers.length; i++) {
     const header = headers[i] as SetHeader;
     const keyLength = keyLengths[i] as number;
-    const valueLength = valueLengths[i] as number;
+    const valueLength = header.value.length;
     const valueMessage = headerValueLength(keyLength, valueLength);
     open(1, optionLength(valueMessage));
     open(1, valueMessage);
