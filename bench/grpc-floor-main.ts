@@ -2,11 +2,15 @@
 // same grpc-js server settings and Process serializer as lambda-extproc. Each
 // stream: CONTINUE the headers of a request with a body, then one fixed
 // ImmediateResponse (the sidecar's answer, byte for byte in shape, encoded
-// once) and OK. It calls nothing.
+// once) and OK. It calls nothing. Like the sidecar it raises nghttp2's
+// rapid-reset limits: the load generator resets every stream after its
+// answer, as Envoy does, and without them the floor's connections were sent
+// GOAWAY under load (≈ 2 % of its requests failed).
 import { loadPackageDefinition, Server, ServerCredentials, type GrpcObject, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { encodeImmediateResponse } from '../src/extproc/encode-immediate';
 import type { OutgoingResponse, ProcessingRequest, ProcessingResponse } from '../src/extproc/messages';
 import { passEncodedResponses } from '../src/extproc/proto';
+import { RAISED_RESET_LIMITS, raiseResetLimits, supportsResetLimits } from '../src/extproc/reset-limits';
 import { loadExtProcDefinition } from './ext-proc-codec';
 import { FUNCTION_OUTPUT } from './fixtures';
 
@@ -50,6 +54,7 @@ function handleProcess(call: ServerDuplexStream<ProcessingRequest, OutgoingRespo
 const root = loadPackageDefinition(loadExtProcDefinition()) as GrpcObject;
 const service = ((((root.envoy as GrpcObject).service as GrpcObject).ext_proc as GrpcObject).v3 as GrpcObject).ExternalProcessor as unknown as { service: ServiceDefinition };
 const server = new Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES, 'grpc.enable_channelz': 0 });
+if (supportsResetLimits(process.version)) raiseResetLimits(server, RAISED_RESET_LIMITS);
 server.addService(passEncodedResponses(service.service), { Process: handleProcess });
 server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, port) => {
   if (error !== null) {
