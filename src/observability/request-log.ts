@@ -1,6 +1,6 @@
 // The per-request log line (info), failures (error), and at debug the
 // sequence of ext_proc messages. Fields are named for log queries, not code.
-import type { Logger } from './logger';
+import { createLineWriter, type Logger } from './logger';
 
 /** What a finished request tells the log (a RequestRecord fits). */
 export interface RequestLogRecord {
@@ -26,23 +26,12 @@ export interface RequestLog {
 }
 
 export function createRequestLog(logger: Logger): RequestLog {
+  const writeLine = createLineWriter(logger);
   const log: RequestLog = {
     requestDone(record) {
-      const { error } = record;
-      const line = {
-        route: record.route,
-        function: record.functionName,
-        method: record.method,
-        path: record.path,
-        status: record.status,
-        latency_ms: record.latencyMs,
-        request_id: record.requestId,
-        lambda_request_id: record.lambdaRequestId,
-        trace_id: record.traceId,
-        ...(error === undefined ? {} : { cause: error.kind, error: error.message, aws_code: error.details.awsCode }),
-      };
-      if (error === undefined || record.status < 500) logger.info(line, 'request');
-      else logger.error(line, 'request failed');
+      const failed = record.error !== undefined && record.status >= 500;
+      const level = failed ? 'error' : 'info';
+      if (logger.isLevelEnabled(level)) writeLine(level, requestMembers(record), failed ? 'request failed' : 'request');
       // Kong logs this at error level too: the function got the request without its body.
       if (record.skippedBody === true) logger.error({ route: record.route, request_id: record.requestId }, 'request body too large: left out of the payload (skip_large_bodies, max_body_size)');
     },
@@ -57,4 +46,19 @@ export function createRequestLog(logger: Logger): RequestLog {
     log.message = (direction, kind) => logger.debug({ direction, kind }, 'ext_proc message');
   }
   return log;
+}
+
+const json = JSON.stringify;
+
+/** The request line's fields; every value is ours or a request's plain text, none a secret. */
+export function requestMembers(record: RequestLogRecord): string {
+  const { error } = record;
+  let members = `"route":${json(record.route)},"function":${json(record.functionName)},"method":${json(record.method)},"path":${json(record.path)},"status":${record.status},"latency_ms":${json(record.latencyMs)},"request_id":${json(record.requestId)}`;
+  if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":${json(record.lambdaRequestId)}`;
+  if (record.traceId !== undefined) members += `,"trace_id":${json(record.traceId)}`;
+  if (error !== undefined) {
+    members += `,"cause":${json(error.kind)},"error":${json(error.message)}`;
+    if (error.details.awsCode !== undefined) members += `,"aws_code":${json(error.details.awsCode)}`;
+  }
+  return members;
 }
