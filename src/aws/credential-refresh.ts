@@ -37,7 +37,18 @@ interface Current {
   readonly usableUntil: number;
 }
 
-export function createRefreshingProvider(fetch: () => Promise<Fetched>, options: RefreshOptions): AwsCredentialIdentityProvider {
+/** A provider that also tells, without waiting, which credentials it holds that need no fetch yet. */
+export interface CachingProvider extends AwsCredentialIdentityProvider {
+  /** The cached identity while it is fresh (before its refresh is due); otherwise undefined. */
+  fresh(): AwsCredentialIdentity | undefined;
+}
+
+/** Fixed credentials (route keys): always fresh. */
+export function fixedProvider(identity: AwsCredentialIdentity): CachingProvider {
+  return Object.assign(async () => identity, { fresh: () => identity });
+}
+
+export function createRefreshingProvider(fetch: () => Promise<Fetched>, options: RefreshOptions): CachingProvider {
   let current: Current | undefined;
   let inflight: Promise<AwsCredentialIdentity> | undefined;
   let failure: { error: unknown; retryAt: number } | undefined;
@@ -66,7 +77,7 @@ export function createRefreshingProvider(fetch: () => Promise<Fetched>, options:
     return inflight;
   };
 
-  return async () => {
+  const provider = async (): Promise<AwsCredentialIdentity> => {
     const now = Date.now();
     if (current !== undefined && now < current.refreshAt) return current.identity;
     const usable = current !== undefined && now < current.usableUntil ? current.identity : undefined;
@@ -80,6 +91,7 @@ export function createRefreshingProvider(fetch: () => Promise<Fetched>, options:
     pending.catch(() => undefined);
     return usable;
   };
+  return Object.assign(provider, { fresh: () => (current !== undefined && Date.now() < current.refreshAt ? current.identity : undefined) });
 }
 
 function timingOf(identity: AwsCredentialIdentity, now: number): Current {

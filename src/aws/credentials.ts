@@ -6,7 +6,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { LambdaExtprocError } from '../errors';
 import { createKongChain } from './credential-chain';
 import { describeFailure } from './credential-errors';
-import { createRefreshingProvider, withDeadline, type CredentialEvent } from './credential-refresh';
+import { createRefreshingProvider, fixedProvider, withDeadline, type CachingProvider, type CredentialEvent } from './credential-refresh';
 import { assumeRole, createStsClient, stsEndpointFor } from './credential-sts';
 
 export type { CredentialEvent } from './credential-refresh';
@@ -49,11 +49,11 @@ const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 15_000 };
 export function createCredentialCache(options: CredentialCacheOptions = {}): CredentialCache {
   const env = options.env ?? process.env;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
-  const shared = new Map<string, AwsCredentialIdentityProvider>();
+  const shared = new Map<string, CachingProvider>();
   const routes = new Map<string, CredentialSource>();
-  const refreshing = (name: string, fetch: Parameters<typeof createRefreshingProvider>[0]): AwsCredentialIdentityProvider =>
+  const refreshing = (name: string, fetch: Parameters<typeof createRefreshingProvider>[0]): CachingProvider =>
     createRefreshingProvider(fetch, { name, fetchTimeoutMs: FETCH_TIMEOUT_MS, backoff, onEvent: options.onEvent });
-  const once = (key: string, build: () => AwsCredentialIdentityProvider): AwsCredentialIdentityProvider => {
+  const once = (key: string, build: () => CachingProvider): CachingProvider => {
     let provider = shared.get(key);
     if (provider === undefined) {
       provider = build();
@@ -62,11 +62,11 @@ export function createCredentialCache(options: CredentialCacheOptions = {}): Cre
     return provider;
   };
 
-  const baseFor = (route: CredentialInput, region: string): { key: string; provider: AwsCredentialIdentityProvider } => {
+  const baseFor = (route: CredentialInput, region: string): { key: string; provider: CachingProvider } => {
     if (route.aws_key !== undefined && route.aws_secret !== undefined) {
       const key = `static:${digest(route.aws_key, route.aws_secret)}`;
       const identity: AwsCredentialIdentity = { accessKeyId: route.aws_key, secretAccessKey: route.aws_secret };
-      return { key, provider: once(key, () => async () => identity) };
+      return { key, provider: once(key, () => fixedProvider(identity)) };
     }
     const key = `chain:${region}:${route.aws_imds_protocol_version}:${digest(route.proxy_url ?? '')}`;
     return {
@@ -77,7 +77,7 @@ export function createCredentialCache(options: CredentialCacheOptions = {}): Cre
     };
   };
 
-  const sourceOf = (route: CredentialInput, region: string): { key: string; provider: AwsCredentialIdentityProvider } => {
+  const sourceOf = (route: CredentialInput, region: string): { key: string; provider: CachingProvider } => {
     const base = baseFor(route, region);
     const roleArn = route.aws_assume_role_arn;
     if (roleArn === undefined) return base;
@@ -110,7 +110,14 @@ export function createCredentialCache(options: CredentialCacheOptions = {}): Cre
       let bounded = routes.get(key);
       if (bounded === undefined) {
         const provider = source.provider;
-        bounded = { key, provider: () => withDeadline(provider(), route.timeout, 'the credential chain') };
+        // Fresh credentials are handed out as they are: the deadline's timer and race are for a fetch.
+        bounded = {
+          key,
+          provider: () => {
+            const identity = provider.fresh();
+            return identity === undefined ? withDeadline(provider(), route.timeout, 'the credential chain') : Promise.resolve(identity);
+          },
+        };
         routes.set(key, bounded);
       }
       return bounded;
