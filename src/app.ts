@@ -1,11 +1,10 @@
 // Wires config, AWS, Lambda, routing and the gRPC server together. Caches
 // (credentials, Lambda clients) live here so they outlive config reloads.
-import { performance } from 'node:perf_hooks';
 import type { Config } from './config/schema';
 import { formatProblems, loadConfigFile } from './config/load';
 import { createCredentialCache } from './aws/credentials';
 import { createLambdaClientCache } from './lambda/client';
-import { createRouteInvoker, type RouteInvoker } from './lambda/route-invoker';
+import { createRouteInvoker } from './lambda/route-invoker';
 import { createRouteHandler } from './route-handler';
 import { compileRoutes } from './routing';
 import type { Generation, StreamEvents } from './extproc/stream';
@@ -53,7 +52,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   const health = createHealthState();
   const build = (next: Config): Generation => ({
     table: compileRoutes(next.routes),
-    handle: createRouteHandler(timeInvocations(createRouteInvoker(next.routes, { env, credentials, clients }), metrics)),
+    handle: createRouteHandler(createRouteInvoker(next.routes, { env, credentials, clients }), (route, seconds) => metrics.invokeObserved(route.name, route.function_name, seconds)),
   });
   let current = config;
   let generation = build(config);
@@ -123,18 +122,6 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
 // Read once at start: changing them needs a new listener or a new process.
 const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'allow_mode_override', 'log_level', 'watch', 'workers'] as const satisfies ReadonlyArray<keyof Config>;
-
-// Times the Lambda call alone (not payload building), whatever its outcome.
-function timeInvocations(invoke: RouteInvoker, metrics: Metrics): RouteInvoker {
-  return async (route, payload, cancellation) => {
-    const started = performance.now();
-    try {
-      return await invoke(route, payload, cancellation);
-    } finally {
-      metrics.invokeObserved(route.name, route.function_name, (performance.now() - started) / 1000);
-    }
-  };
-}
 
 // The stream reports what happened; the log and the metrics each take their part.
 function createStreamEvents(log: RequestLog, metrics: Metrics): StreamEvents {

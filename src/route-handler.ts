@@ -1,5 +1,6 @@
 // A matched request → payload → Lambda → the client's response. Never throws:
 // failures become their error response, and the cause is returned for the log.
+import { performance } from 'node:perf_hooks';
 import type { Cancellation } from './cancellation';
 import type { RouteConfig } from './config/schema';
 import { toErrorResponse } from './error-response';
@@ -22,7 +23,10 @@ export interface HandlerOutcome {
 
 export type Invoke = (route: RouteConfig, payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaResult>;
 
-export function createRouteHandler(invoke: Invoke) {
+/** Told how long each Lambda call took (not payload building), whatever its outcome. */
+export type InvokeTimer = (route: RouteConfig, seconds: number) => void;
+
+export function createRouteHandler(invoke: Invoke, timed: InvokeTimer = () => undefined) {
   return async function handleRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation): Promise<HandlerOutcome> {
     let skippedBody = false;
     let lambdaRequestId: string | undefined;
@@ -32,16 +36,22 @@ export function createRouteHandler(invoke: Invoke) {
       if (payload.bytes.length > LAMBDA_PAYLOAD_LIMIT) {
         throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
       }
-      const result = await invoke(route, payload.bytes, cancellation);
+      const started = performance.now();
+      let result: LambdaResult;
+      try {
+        result = await invoke(route, payload.bytes, cancellation);
+      } finally {
+        timed(route, (performance.now() - started) / 1000);
+      }
       lambdaRequestId = headerValue(result.headers, 'x-amzn-requestid');
       const response = toClientResponse(result, route);
-      return { response, ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }), skippedBody };
+      return { response, lambdaRequestId, skippedBody };
     } catch (thrown) {
       const error = toLambdaExtprocError(thrown);
       return {
         response: toErrorResponse(error, route.preserve_lambda_api_error_code),
         error,
-        ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }),
+        lambdaRequestId,
         skippedBody,
       };
     }

@@ -275,10 +275,10 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
       status: response.status,
       latencyMs: Date.now() - head.receivedAt,
       requestId: head.requestId,
-      ...(lambdaRequestId === undefined ? {} : { lambdaRequestId }),
-      ...(skippedBody === true ? { skippedBody } : {}),
-      ...(traceId === undefined ? {} : { traceId }),
-      ...(error === undefined ? {} : { error }),
+      lambdaRequestId,
+      skippedBody,
+      traceId,
+      error,
     });
   }
 }

@@ -40,6 +40,7 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
     qualifier: target.qualifier,
     invocationType: target.invocationType,
     logType: target.logType,
+    userAgent: USER_AGENT,
   });
 
   return async (payload, cancellation) => {
@@ -56,7 +57,7 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
       const signed = await sign(body);
       if (timedOut || cancellation.cancelled) throw new Error('stopped before the request was sent');
       const response = await new Promise<RawResponse>((resolve, reject) => {
-        stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: { ...signed, 'user-agent': USER_AGENT }, body }, resolve, reject);
+        stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: signed, body }, resolve, reject);
       });
       const headers = toHeaderList(response.headers);
       if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, response.body);

@@ -17,6 +17,8 @@ export interface InvokeSigningSettings {
   readonly qualifier: string | undefined;
   readonly invocationType: string;
   readonly logType: string;
+  /** Sent as user-agent, unsigned (as the SDK leaves it out of the signature). */
+  readonly userAgent?: string;
 }
 
 /** Signs one Invoke body; returns the headers to send (signed ones included). */
@@ -69,6 +71,7 @@ export function createInvokeSigner(settings: InvokeSigningSettings): InvokeSigne
       authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
     };
     if (token !== undefined) headers['x-amz-security-token'] = token;
+    if (settings.userAgent !== undefined) headers['user-agent'] = settings.userAgent;
     return headers;
   };
 }

@@ -34,8 +34,10 @@ for (const c of cases) {
     const region = c.host.startsWith('lambda.') ? (c.host.split('.')[1] ?? '') : 'us-east-1';
     const path = `/2015-03-31/functions/${uriEscape(c.functionName)}/invocations`;
     const body = Buffer.from('{"key1":"value1","π":"✓"}');
-    const sign = createInvokeSigner({ credentials: async () => credentials, region, host: c.host, path, qualifier: c.qualifier, invocationType: 'RequestResponse', logType: 'None' });
+    const sign = createInvokeSigner({ credentials: async () => credentials, region, host: c.host, path, qualifier: c.qualifier, invocationType: 'RequestResponse', logType: 'None', userAgent: 'lambda-extproc' });
     const ours = await sign(body);
+    t.equal(ours['user-agent'], 'lambda-extproc', 'the user-agent is among the headers to send');
+    t.notMatch(String(ours.authorization), /user-agent/, 'and left out of the signature');
     const amzDate = ours['x-amz-date'] ?? '';
     const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
     const sdk = new SignatureV4({ credentials, region, service: 'lambda', sha256: Sha256, uriEscapePath: true });
@@ -54,6 +56,7 @@ for (const c of cases) {
           'content-length': String(body.length),
           'x-amz-invocation-type': 'RequestResponse',
           'x-amz-log-type': 'None',
+          'user-agent': 'lambda-extproc',
         },
         body,
       },
