@@ -13,6 +13,9 @@ import type { JobResult } from './protocol';
 import { formatBytes } from './report';
 import { writeSidecarConfig } from './sidecar-config';
 
+/** Sidecar pairs started one after the other; the rounds are shared out among them. */
+const COMPARE_PAIRS = 3;
+
 export interface CompareRound {
   readonly cell: Cell;
   readonly base: JobResult;
@@ -38,27 +41,39 @@ export async function runCompare(options: BenchOptions, log: (line: string) => v
     stops.push(lambda.stop);
     const config = writeSidecarConfig(lambda.port, options.logLevel);
     stops.push(async () => config.remove());
-    const start = async (cli?: string): Promise<Targets> => {
-      const worker = await startWorker(options.nodeFlags);
-      stops.push(worker.stop);
-      const sidecar = await startSidecar(config.path, options.nodeFlags, 1, cli);
-      stops.push(sidecar.stop);
-      return { worker, lambda, sidecar, grpcFloor: sidecar, maxConnections: options.maxConnections };
-    };
-    const base = await start(join(baseDir, 'main.js'));
-    const current = await start();
-    const measure = (targets: Targets, cell: Cell, window: CellWindow) => measureExtProc(targets, targets.sidecar, cell, window, options.compareRate);
-    const both = (cell: Cell, window: CellWindow) => Promise.all([measure(base, cell, window), measure(current, cell, window)]);
     const cells = options.headlineBodies.map((bodyBytes): Cell => ({ concurrency: options.headlineConcurrency, bodyBytes, closeMode: options.closeModes[0] ?? 'reset' }));
-    // The first rounds after a start ran high on either side: warm both well first.
-    for (const cell of cells) await both(cell, { warmupMs: 0, durationMs: 5000 });
     const rounds: CompareRound[] = [];
-    for (let round = 1; round <= options.runs; round++) {
-      for (const cell of cells) {
-        const [b, c] = await both(cell, { warmupMs: options.warmupMs, durationMs: options.headlineMs });
-        const cpuRatio = b.cpuMicrosPerRequest === 0 ? 0 : c.cpuMicrosPerRequest / b.cpuMicrosPerRequest;
-        log(`  round ${round} ${formatBytes(cell.bodyBytes)}: base ${b.cpuMicrosPerRequest.toFixed(0)} µs/req p99 ${b.latency.p99.toFixed(2)} ms, this build ${c.cpuMicrosPerRequest.toFixed(0)} µs/req p99 ${c.latency.p99.toFixed(2)} ms → CPU ${cpuRatio.toFixed(3)}×`);
-        rounds.push({ cell, base: b, current: c, cpuRatio });
+    // A process keeps its JIT's luck for life (one pair of the same build came
+    // out 7 % apart for a whole run): fresh pairs, alternating who starts first.
+    const perPair = Math.ceil(options.runs / COMPARE_PAIRS);
+    for (let pair = 0; pair < COMPARE_PAIRS && rounds.length < options.runs * cells.length; pair++) {
+      const pairStops: Array<() => Promise<void>> = [];
+      const start = async (cli?: string): Promise<Targets> => {
+        const worker = await startWorker(options.nodeFlags);
+        pairStops.push(worker.stop);
+        const sidecar = await startSidecar(config.path, options.nodeFlags, 1, cli);
+        pairStops.push(sidecar.stop);
+        return { worker, lambda, sidecar, grpcFloor: sidecar, maxConnections: options.maxConnections };
+      };
+      try {
+        const baseFirst = pair % 2 === 0;
+        const first = await start(baseFirst ? join(baseDir, 'main.js') : undefined);
+        const second = await start(baseFirst ? undefined : join(baseDir, 'main.js'));
+        const [base, current] = baseFirst ? [first, second] : [second, first];
+        const measure = (targets: Targets, cell: Cell, window: CellWindow) => measureExtProc(targets, targets.sidecar, cell, window, options.compareRate);
+        const both = (cell: Cell, window: CellWindow) => Promise.all([measure(base, cell, window), measure(current, cell, window)]);
+        // The first rounds after a start ran high on either side: warm both well first.
+        for (const cell of cells) await both(cell, { warmupMs: 0, durationMs: 5000 });
+        for (let round = 1; round <= perPair && rounds.length < options.runs * cells.length; round++) {
+          for (const cell of cells) {
+            const [b, c] = await both(cell, { warmupMs: options.warmupMs, durationMs: options.headlineMs });
+            const cpuRatio = b.cpuMicrosPerRequest === 0 ? 0 : c.cpuMicrosPerRequest / b.cpuMicrosPerRequest;
+            log(`  pair ${pair + 1} round ${round} ${formatBytes(cell.bodyBytes)}: base ${b.cpuMicrosPerRequest.toFixed(0)} µs/req p99 ${b.latency.p99.toFixed(2)} ms, this build ${c.cpuMicrosPerRequest.toFixed(0)} µs/req p99 ${c.latency.p99.toFixed(2)} ms → CPU ${cpuRatio.toFixed(3)}×`);
+            rounds.push({ cell, base: b, current: c, cpuRatio });
+          }
+        }
+      } finally {
+        for (const stop of pairStops.reverse()) await stop();
       }
     }
     const medians: Record<string, number> = {};
