@@ -1,5 +1,6 @@
-// JSON lines on stdout. Redaction is built in: credential-bearing headers and
-// secret fields are censored wherever they appear in a log object (redact.ts).
+// JSON lines on stdout, one write per event-loop turn (batch-per-turn.ts).
+// Redaction is built in: credential-bearing headers and secret fields are
+// censored wherever they appear in a log object (redact.ts).
 import pino, { type Logger, type LevelWithSilent } from 'pino';
 import { batchPerTurn } from './batch-per-turn';
 import { redactSecrets } from './redact';
@@ -7,7 +8,7 @@ import { redactSecrets } from './redact';
 export type { Logger };
 
 /** `fields` join every line: a cluster worker adds its `worker` id. */
-export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = batchPerTurn(pino.destination({ dest: 1, sync: false })), fields: Record<string, unknown> = {}): Logger {
+export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = batchPerTurn(pino.destination({ dest: 1, sync: true })), fields: Record<string, unknown> = {}): Logger {
   return pino(
     {
       level,
