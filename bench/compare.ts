@@ -10,7 +10,7 @@ import { measureExtProc, type Cell, type CellWindow, type Targets } from './meas
 import type { BenchOptions } from './options';
 import { startFakeLambdaProcess, startSidecar, startWorker } from './processes';
 import type { JobResult } from './protocol';
-import { formatBytes } from './report';
+import { formatBytes, median } from './report';
 import { writeSidecarConfig } from './sidecar-config';
 
 /** Sidecar pairs started one after the other; the rounds are shared out among them. */
@@ -82,9 +82,4 @@ export async function runCompare(options: BenchOptions, log: (line: string) => v
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }

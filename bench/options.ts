@@ -29,6 +29,8 @@ export interface BenchOptions {
    * program. None by default: the sidecar ships with Node's defaults.
    */
   readonly nodeFlags: readonly string[];
+  /** Floor (a+b) next to the floors and the sidecar in the headline cells, instead of the matrix. */
+  readonly joined: boolean;
   /** Another build's dist/ to compare this one with; '' = no comparison. */
   readonly compareDir: string;
   /** Requests per second each sidecar gets in a comparison. */
@@ -52,7 +54,11 @@ export const USAGE = `npm run bench -- [options]
                      --node-flags="--single-threaded-gc"
   --compare DIR      this build's sidecar against another build's (DIR = its dist/), loaded side
                      by side at --rate req/s each (default 1500), c64, 0 B/1 KiB, --runs rounds
-                     (default 6): CPU per request as a ratio per round → compare.json
+                     (default 6) over 3 fresh pairs: CPU per request as a ratio per round
+                     → compare.json
+  --joined           the headline cells (first --close mode) with floor (a+b) too, one process
+                     doing both floors' work and nothing else, --runs rounds (default 6):
+                     what joining the jobs costs, and the sidecar's own work → joined.json
   --output FILE      results file (default bench/results/latest.json)
 `;
 
@@ -72,6 +78,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'log-level': { type: 'string' },
       'node-flags': { type: 'string' },
       compare: { type: 'string' },
+      joined: { type: 'boolean' },
       rate: { type: 'string' },
       output: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -90,7 +97,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     soakRate: positive(values['soak-rate'], 500, '--soak-rate'),
     profileSeconds: positive(values.profile, 0, '--profile'),
     profileBodyBytes: positive(values['profile-body'], 1024, '--profile-body'),
-    runs: positive(values.runs, values.compare !== undefined ? 6 : quick ? 1 : 3, '--runs'),
+    runs: positive(values.runs, values.compare !== undefined || values.joined === true ? 6 : quick ? 1 : 3, '--runs'),
     concurrencies: quick ? [16, 64] : [1, 16, 64],
     bodies: quick ? [0, 1024] : [0, 1024, 100 * 1024, 1024 * 1024],
     closeModes: close === 'both' ? ['reset', 'graceful'] : [close as CloseMode],
@@ -103,6 +110,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     headlineBodies: [0, 1024],
     logLevel: values['log-level'] ?? 'info',
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
+    joined: values.joined === true,
     compareDir: values.compare ?? '',
     compareRate: positive(values.rate, 1500, '--rate'),
     output: values.output ?? 'bench/results/latest.json',

@@ -1,4 +1,4 @@
-// Starts and stops the bench's processes: the fake Lambda, floor (a), the load
+// Starts and stops the bench's processes: the fake Lambda, the floors, the load
 // generator (all forked with IPC) and the real sidecar from its CLI. Every
 // start is bounded in time; every process is killed by stop() or at exit.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -44,8 +44,8 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function forkReady(script: string, execArgv: readonly string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(join(__dirname, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...execArgv] });
+function forkReady(script: string, execArgv: readonly string[], args: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(__dirname, script), [...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...execArgv] });
   track(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -70,6 +70,12 @@ export async function startFakeLambdaProcess(nodeFlags: readonly string[]): Prom
 
 export async function startGrpcFloor(nodeFlags: readonly string[]): Promise<Started> {
   const { child, port } = await forkReady('grpc-floor-main.js', nodeFlags);
+  return { pid: child.pid ?? 0, port, stop: () => stopChild(child) };
+}
+
+/** Floor (a+b): floor (a)'s server making floor (b)'s Invoke against the fake on `lambdaPort`. */
+export async function startJoinedFloor(nodeFlags: readonly string[], lambdaPort: number): Promise<Started> {
+  const { child, port } = await forkReady('joined-floor-main.js', nodeFlags, [String(lambdaPort)]);
   return { pid: child.pid ?? 0, port, stop: () => stopChild(child) };
 }
 

@@ -95,3 +95,9 @@ export function headlineSpread(rounds: readonly HeadlineRound[]): Spread[] {
 export function formatSpread(spread: readonly Spread[]): string {
   return spread.map((s) => `  ${s.key.padEnd(32)} throughput ÷ composite floor: ${s.throughput.join(' / ')}   CPU ÷ (floor a + floor b): ${s.cpu.join(' / ')}`).join('\n');
 }
+
+/** The middle value (the upper one of an even count): one round off by a few % does not move it. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}

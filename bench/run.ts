@@ -5,10 +5,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runCompare } from './compare';
+import { runJoined } from './joined';
 import { startEnvironment } from './environment';
 import { runMatrix } from './matrix';
 import { parseBenchOptions, type BenchOptions } from './options';
-import { fakeStats } from './processes';
+import { fakeStats, startJoinedFloor } from './processes';
 import { runProfile } from './profile';
 import { describeMachine, formatHeadline, formatMatrix, formatSpread, headlineSpread } from './report';
 import { runSoak } from './soak';
@@ -77,9 +78,30 @@ async function compare(options: BenchOptions): Promise<void> {
   writeResults(options.output.replace(/latest\.json$/, 'compare.json'), { date: new Date().toISOString(), machine: describeMachine(), ...result });
 }
 
+async function joined(options: BenchOptions): Promise<void> {
+  const machine = describeMachine();
+  log(`lambda-extproc bench --joined on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}: floors (a), (b), (a+b) and the sidecar, c${options.headlineConcurrency} ${options.closeModes[0] ?? 'reset'}`);
+  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: true });
+  try {
+    const joinedFloor = await startJoinedFloor(options.nodeFlags, env.lambda.port);
+    try {
+      const result = await runJoined(env, joinedFloor, options, log);
+      for (const [body, m] of Object.entries(result.medians)) {
+        log(`median ${body}: floor (a+b) ÷ composite ${m.joinedToComposite.toFixed(2)}, sidecar ÷ composite ${m.sidecarToComposite.toFixed(2)}, sidecar ÷ floor (a+b) ${m.sidecarToJoined.toFixed(2)} (CPU ${m.cpuToJoined.toFixed(2)}×)`);
+      }
+      writeResults(options.output.replace(/latest\.json$/, 'joined.json'), { date: new Date().toISOString(), machine, ...result });
+    } finally {
+      await joinedFloor.stop();
+    }
+  } finally {
+    await env.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
   if (options.compareDir !== '') return compare(options);
+  if (options.joined) return joined(options);
   if (options.soakSeconds > 0) return soak(options);
   if (options.profileSeconds > 0) return profile(options);
   return benchmark(options);
