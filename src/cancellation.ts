@@ -16,7 +16,8 @@ export interface CancellationSource extends Cancellation {
 
 export function createCancellation(): CancellationSource {
   let cancelled = false;
-  const stops = new Set<() => void>();
+  // An invocation registers one or two stops: a short array, made on first use.
+  let stops: Array<() => void> | undefined;
   return {
     get cancelled() {
       return cancelled;
@@ -26,14 +27,18 @@ export function createCancellation(): CancellationSource {
         stop();
         return () => undefined;
       }
-      stops.add(stop);
-      return () => stops.delete(stop);
+      (stops ??= []).push(stop);
+      return () => {
+        const index = stops === undefined ? -1 : stops.indexOf(stop);
+        if (index !== -1) stops?.splice(index, 1);
+      };
     },
     cancel() {
       if (cancelled) return;
       cancelled = true;
-      for (const stop of stops) stop();
-      stops.clear();
+      const registered = stops ?? [];
+      stops = undefined;
+      for (const stop of registered) stop();
     },
   };
 }

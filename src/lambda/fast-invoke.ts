@@ -127,7 +127,8 @@ function dispatchInvoke(pool: Pool, options: Dispatcher.DispatchOptions, resolve
 // Lower-case names; repeated headers joined with ',' as the SDK's HTTP handler does.
 function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
   const list: Array<readonly [string, string]> = [];
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     list.push([name.toLowerCase(), Array.isArray(value) ? value.join(',') : value]);
   }
