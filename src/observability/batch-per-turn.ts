@@ -5,6 +5,11 @@
 // thread pool and re-measures the text still waiting on every line, which
 // cost more than making the lines.
 
+// A write(2) of at most PIPE_BUF bytes to a pipe is atomic. Cluster workers
+// share the primary's stdout, so a larger write could be cut by another
+// worker's lines; a single longer line still goes out alone.
+const ATOMIC_WRITE_BYTES = 4096;
+
 /** The part of pino's destination (sonic-boom) used here. */
 export interface LineDestination {
   write(data: string): boolean;
@@ -17,10 +22,21 @@ export function batchPerTurn(destination: LineDestination): LineDestination {
   let scheduled = false;
   const drain = (): void => {
     scheduled = false;
-    if (pending.length === 0) return;
-    const data = pending.length === 1 ? (pending[0] as string) : pending.join('');
+    const lines = pending;
     pending = [];
-    destination.write(data);
+    let chunk = '';
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line);
+      if (chunkBytes > 0 && chunkBytes + bytes > ATOMIC_WRITE_BYTES) {
+        destination.write(chunk);
+        chunk = '';
+        chunkBytes = 0;
+      }
+      chunk += line;
+      chunkBytes += bytes;
+    }
+    if (chunkBytes > 0) destination.write(chunk);
   };
   // The turn may not end: lines of a process that exits now are written now.
   process.on('exit', () => {

@@ -109,6 +109,22 @@ t.test('lines of one turn of the event loop reach the destination as one write, 
   t.equal(destination.writes.length, 4, 'nothing is written twice');
 });
 
+t.test('a turn with more than 4 KiB of lines is written in whole lines of at most 4 KiB per write (atomic on a pipe)', async (t) => {
+  const destination = recording();
+  const batched = batchPerTurn(destination);
+  const line = (n: number, size: number): string => `${String(n).padStart(4, '0')}${'x'.repeat(size - 5)}\n`;
+  const lines = [...Array.from({ length: 30 }, (_, n) => line(n, 300)), line(30, 5000), line(31, 300)];
+  for (const text of lines) batched.write(text);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(destination.writes.join(''), lines.join(''), 'every line, in order');
+  t.same(
+    destination.writes.map((data) => Buffer.byteLength(data)),
+    [13 * 300, 13 * 300, 4 * 300, 5000, 300],
+    '13 lines, 13 lines, the 4 left, the long line alone, the last',
+  );
+  t.ok(destination.writes.every((data) => data.endsWith('\n')), 'no write ends inside a line');
+});
+
 t.test('a process that exits in the turn it logged still writes every line to stdout', async (t) => {
   const logger = join(__dirname, '..', '..', 'dist', 'observability', 'logger.js');
   const script = `const { createLogger } = require(${JSON.stringify(logger)}); const log = createLogger('info'); for (let i = 0; i < 500; i++) log.info({ i }, 'line'); process.exit(3);`;
