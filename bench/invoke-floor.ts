@@ -68,4 +68,3 @@ export async function runInvokeFloor(job: InvokeJob): Promise<JobResult> {
     errorSamples,
   };
 }
-
