@@ -6,7 +6,7 @@
 // of one build come out within ±3 %).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { measureExtProc, type Cell, type CellWindow, type Targets } from './measure-cell';
+import { headlineCellsFirstMode, measureExtProc, type Cell, type CellWindow, type Targets } from './measure-cell';
 import type { BenchOptions } from './options';
 import { startFakeLambdaProcess, startSidecar, startWorker } from './processes';
 import type { JobResult } from './protocol';
@@ -41,7 +41,7 @@ export async function runCompare(options: BenchOptions, log: (line: string) => v
     stops.push(lambda.stop);
     const config = writeSidecarConfig(lambda.port, options.logLevel);
     stops.push(async () => config.remove());
-    const cells = options.headlineBodies.map((bodyBytes): Cell => ({ concurrency: options.headlineConcurrency, bodyBytes, closeMode: options.closeModes[0] ?? 'reset' }));
+    const cells = headlineCellsFirstMode(options);
     const rounds: CompareRound[] = [];
     // A process keeps its JIT's luck for life (one pair of the same build came
     // out 7 % apart for a whole run): fresh pairs, alternating who starts first.

@@ -4,7 +4,7 @@
 // the headline cells. Sidecar ÷ floor (a+b) is what the sidecar's own work
 // costs; floor (a+b) ÷ composite is what joining the two jobs costs.
 import type { Environment } from './environment';
-import { measureCell, measureExtProc, measureFloorB, type Cell, type CellResult, type Targets } from './measure-cell';
+import { headlineCellsFirstMode, measureCell, measureExtProc, measureFloorB, type CellResult, type Targets } from './measure-cell';
 import type { BenchOptions } from './options';
 import type { JobResult } from './protocol';
 import { formatBytes, median } from './report';
@@ -30,7 +30,7 @@ export interface JoinedResult {
 
 export async function runJoined(env: Environment, joinedFloor: Started, options: BenchOptions, log: (line: string) => void): Promise<JoinedResult> {
   const targets: Targets = { worker: env.worker, lambda: env.lambda, sidecar: env.sidecar, grpcFloor: env.grpcFloor, maxConnections: options.maxConnections };
-  const cells = options.headlineBodies.map((bodyBytes): Cell => ({ concurrency: options.headlineConcurrency, bodyBytes, closeMode: options.closeModes[0] ?? 'reset' }));
+  const cells = headlineCellsFirstMode(options);
   const window = { warmupMs: options.warmupMs, durationMs: options.headlineMs };
   const warm = { warmupMs: 0, durationMs: 2000 };
   for (const cell of cells) {

@@ -5,6 +5,7 @@
 // ext_proc exchange) and of floor (b) (one signed invoke) on one event loop,
 // so their costs per request add: 1/composite = 1/floorA_rps + 1/floorB_rps.
 import { rssBytesOf } from './proc-stats';
+import type { BenchOptions } from './options';
 import type { CloseMode, JobResult } from './protocol';
 import type { Started, Worker } from './processes';
 
@@ -41,6 +42,11 @@ export interface Targets {
 export interface CellWindow {
   readonly warmupMs: number;
   readonly durationMs: number;
+}
+
+/** The headline cells (c64, 0 B and 1 KiB) in the first --close mode: what --compare and --joined measure. */
+export function headlineCellsFirstMode(options: Pick<BenchOptions, 'headlineBodies' | 'headlineConcurrency' | 'closeModes'>): Cell[] {
+  return options.headlineBodies.map((bodyBytes) => ({ concurrency: options.headlineConcurrency, bodyBytes, closeMode: options.closeModes[0] ?? 'reset' }));
 }
 
 export function compositeRps(floorARps: number, floorBRps: number): number {

@@ -1,7 +1,8 @@
 // `npm run bench`: starts the fake Lambda, the sidecar (from its CLI), floor (a)
 // and the load generator as separate loopback processes, runs the matrix and
-// the headline rounds (or the soak, the profile, or a side-by-side comparison
-// with another build), prints the tables and writes bench/results/latest.json.
+// the headline rounds (or the soak, the profile, a side-by-side comparison
+// with another build, or floor (a+b) next to the headline cells), prints the
+// tables and writes bench/results/latest.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runCompare } from './compare';

@@ -51,7 +51,7 @@ export function createRequestLog(logger: Logger): RequestLog {
 const json = JSON.stringify;
 
 /** The request line's fields; every value is ours or a request's plain text, none a secret. */
-export function requestMembers(record: RequestLogRecord): string {
+function requestMembers(record: RequestLogRecord): string {
   const { error } = record;
   let members = `"route":${json(record.route)},"function":${json(record.functionName)},"method":${json(record.method)},"path":${json(record.path)},"status":${record.status},"latency_ms":${json(record.latencyMs)},"request_id":${json(record.requestId)}`;
   if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":${json(record.lambdaRequestId)}`;
