@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'lambda_too_large' // Lambda answered 413 (request or response over its limit)
   | 'lambda_denied' // Lambda answered 401/403: a signing or IAM problem of ours
   | 'lambda_service' // Lambda answered another 4xx or a 5xx
+  | 'lambda_response_too_large' // the answer cannot be carried: over Lambda's largest response, or over what Envoy accepts
   | 'bad_function_output' // proxy-integration output that is not a valid response
   | 'payload_too_large' // the invocation payload would exceed Lambda's limit
   | 'body_truncated' // Envoy sent only part of the body (BUFFERED_PARTIAL)
@@ -54,6 +55,7 @@ const STATUS: Record<ErrorKind, number> = {
   lambda_too_large: 413,
   lambda_denied: 500,
   lambda_service: 502,
+  lambda_response_too_large: 502,
   bad_function_output: 502,
   payload_too_large: 413,
   body_truncated: 413,
@@ -75,6 +77,7 @@ const PUBLIC_MESSAGE: Record<ErrorKind, string> = {
   lambda_too_large: 'Payload Too Large',
   lambda_denied: 'An unexpected error occurred',
   lambda_service: 'Bad Gateway',
+  lambda_response_too_large: 'Bad Gateway',
   bad_function_output: 'Bad Gateway',
   payload_too_large: 'Payload Too Large',
   body_truncated: 'Payload Too Large',
