@@ -14,6 +14,9 @@ const NEWER_THAN_PUBLISHED: Record<string, string> = {
   'envoy.service.ext_proc.v3.ProcessingRequest.protocol_config': 'Envoy v1.34 (field 11)',
   'envoy.service.ext_proc.v3.ProtocolConfiguration': 'Envoy v1.34',
   'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode.FULL_DUPLEX_STREAMED': 'Envoy v1.32 (value 4)',
+  'envoy.service.ext_proc.v3.ProcessingResponse.streamed_immediate_response': 'Envoy v1.37 (field 11)',
+  'envoy.service.ext_proc.v3.StreamedImmediateResponse': 'Envoy v1.37',
+  'envoy.service.ext_proc.v3.StreamedBodyResponse': 'Envoy v1.32 (FULL_DUPLEX_STREAMED)',
 };
 
 function loadRoot(files: string[], includes: string[]): protobuf.Root {
@@ -90,6 +93,25 @@ t.test('the fields newer than the published copy are in our schema with their nu
   );
   t.equal(ours.lookupEnum('envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode').values.FULL_DUPLEX_STREAMED, 4);
   t.equal(ours.lookupType('envoy.service.ext_proc.v3.ProcessingResponse').fields.override_message_timeout?.id, 10);
+});
+
+t.test('the streamed local response has Envoy 1.37\'s names, numbers, types and oneofs', async (t) => {
+  const response = ours.lookupType('envoy.service.ext_proc.v3.ProcessingResponse');
+  const streamed = response.fields.streamed_immediate_response;
+  t.equal(streamed?.id, 11);
+  t.equal(streamed?.partOf?.name, 'response', 'in the same oneof as immediate_response');
+  t.equal(streamed?.resolvedType?.fullName, '.envoy.service.ext_proc.v3.StreamedImmediateResponse');
+  const shape = (name: string) =>
+    ours.lookupType(name).fieldsArray.map((f) => [f.name, f.id, f.resolvedType?.fullName ?? f.type, f.partOf?.name ?? null]);
+  t.same(shape('envoy.service.ext_proc.v3.StreamedImmediateResponse'), [
+    ['headers_response', 1, '.envoy.service.ext_proc.v3.HttpHeaders', 'response'],
+    ['body_response', 2, '.envoy.service.ext_proc.v3.StreamedBodyResponse', 'response'],
+    ['trailers_response', 3, '.envoy.config.core.v3.HeaderMap', 'response'],
+  ]);
+  t.same(shape('envoy.service.ext_proc.v3.StreamedBodyResponse'), [
+    ['body', 1, 'bytes', null],
+    ['end_of_stream', 2, 'bool', null],
+  ]);
 });
 
 t.test('a status outside Envoy\'s enum (418) still travels as a number', async (t) => {
