@@ -66,6 +66,8 @@ const routeFieldShape = {
   function_name: z.string().min(1),
   qualifier: z.string().min(1).optional(),
   invocation_type: z.enum(['RequestResponse', 'Event', 'DryRun']).default('RequestResponse'),
+  // AWS's names: RESPONSE_STREAM calls InvokeWithResponseStream and streams through Envoy ≥ 1.37.
+  invoke_mode: z.enum(['BUFFERED', 'RESPONSE_STREAM']).default('BUFFERED'),
   // Kong defaults to Tail, which hands function logs to every client.
   log_type: z.enum(['Tail', 'None']).default('None'),
   host: hostname.optional(),
@@ -102,6 +104,10 @@ export const routeSchema = z
         message: "all or none of these fields must be set: 'aws_key', 'aws_secret'",
         path: [route.aws_key === undefined ? 'aws_key' : 'aws_secret'],
       });
+    }
+    // InvokeWithResponseStream runs a function synchronously only: there is nothing to stream from Event or DryRun.
+    if (route.invoke_mode === 'RESPONSE_STREAM' && (route.invocation_type === 'Event' || route.invocation_type === 'DryRun')) {
+      ctx.addIssue({ code: 'custom', message: `RESPONSE_STREAM needs invocation_type RequestResponse (not ${route.invocation_type})`, path: ['invoke_mode'] });
     }
   }, ALWAYS);
 
