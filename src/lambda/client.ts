@@ -8,6 +8,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { agentsFor } from '../aws/http-agents';
 import { Pool } from 'undici';
 import { captureRawHeaders } from './raw-headers';
+import { limitResponseBody } from './response-limit';
 
 export interface ClientSettings {
   readonly region: string;
@@ -70,5 +71,6 @@ function buildClient(settings: ClientSettings): LambdaClient {
     requestHandler: new NodeHttpHandler(agentsFor(settings.proxyUrl, agentOptions)),
   });
   captureRawHeaders(client);
+  limitResponseBody(client);
   return client;
 }

@@ -10,6 +10,7 @@ import type { Cancellation } from '../cancellation';
 import { headerValue, type HeaderList } from '../http';
 import { createInvokeSigner, uriEscape } from './sigv4';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
+import { announcesTooMuch, LAMBDA_RESPONSE_LIMIT, responseTooLarge } from './response-limit';
 
 export interface FastInvokeSettings {
   /** Scheme, host, port and optional base path, as resolveLambdaEndpoint gives it. */
@@ -57,7 +58,7 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
       const signed = await sign(body);
       if (timedOut || cancellation.cancelled) throw new Error('stopped before the request was sent');
       const response = await new Promise<RawResponse>((resolve, reject) => {
-        stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: signed, body }, resolve, reject);
+        stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: signed, body }, target.functionName, resolve, reject);
       });
       const headers = toHeaderList(response.headers);
       if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, response.body);
@@ -81,36 +82,56 @@ interface RawResponse {
  * One request on undici's dispatch API, the layer its request() is built on,
  * without request()'s body stream. Returns a function that stops the request:
  * at once if it is on a connection, as soon as it gets one if it is queued.
+ * The answer is read up to LAMBDA_RESPONSE_LIMIT: past it (or when
+ * Content-Length announces more) the request is aborted, which closes its
+ * connection, and it fails with lambda_response_too_large.
  */
-function dispatchInvoke(pool: Pool, options: Dispatcher.DispatchOptions, resolve: (response: RawResponse) => void, reject: (error: Error) => void): (reason: Error) => void {
+function dispatchInvoke(
+  pool: Pool,
+  options: Dispatcher.DispatchOptions,
+  functionName: string,
+  resolve: (response: RawResponse) => void,
+  reject: (error: Error) => void,
+): (reason: Error) => void {
   let controller: Dispatcher.DispatchController | undefined;
   let stopped: Error | undefined;
   let settled = false;
   let statusCode = 0;
   let headers: RawResponse['headers'] = {};
+  let received = 0;
   const chunks: Buffer[] = [];
   const fail = (error: Error): void => {
     if (settled) return;
     settled = true;
     reject(error);
   };
+  const tooLarge = (started: Dispatcher.DispatchController, how: string): void => {
+    const error = responseTooLarge(functionName, how);
+    chunks.length = 0;
+    fail(error);
+    started.abort(error);
+  };
   pool.dispatch(options, {
     onRequestStart(started) {
       controller = started;
       if (stopped !== undefined) started.abort(stopped);
     },
-    onResponseStart(_controller, code, responseHeaders) {
+    onResponseStart(started, code, responseHeaders) {
       // A 1xx answer comes first and is replaced by the final one.
       statusCode = code;
       headers = responseHeaders;
+      if (announcesTooMuch(responseHeaders['content-length'])) tooLarge(started, `announced Content-Length ${String(responseHeaders['content-length'])}`);
     },
-    onResponseData(_controller, chunk) {
+    onResponseData(started, chunk) {
+      if (settled) return;
+      received += chunk.length;
+      if (received > LAMBDA_RESPONSE_LIMIT) return tooLarge(started, `body passed ${LAMBDA_RESPONSE_LIMIT} bytes`);
       chunks.push(chunk);
     },
     onResponseEnd() {
       if (settled) return;
       settled = true;
-      resolve({ statusCode, headers, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
+      resolve({ statusCode, headers, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received) });
     },
     onResponseError(_controller, error) {
       fail(error);

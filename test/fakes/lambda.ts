@@ -27,9 +27,31 @@ export interface FunctionAnswer {
   /** Answer as the Lambda API itself would fail, e.g. 429 TooManyRequestsException. */
   readonly apiError?: { status: number; type: string; message: string; headers?: Record<string, string> };
   readonly contentType?: string;
-  /** Misbehave on the wire: 'reset' drops the socket, 'truncate' sends half the body. */
-  readonly wire?: 'reset' | 'truncate';
+  /**
+   * Misbehave on the wire: 'reset' drops the socket, 'truncate' sends half the
+   * body, 'chunked' sends the body without Content-Length, 'endless' streams
+   * bytes until the client closes the connection (or ENDLESS_CAP_BYTES /
+   * ENDLESS_CAP_MS pass, so a test that the client never stops still ends).
+   */
+  readonly wire?: 'reset' | 'truncate' | 'chunked' | 'endless';
 }
+
+/** How one answer went on the wire, for tests that need to see the client hang up. */
+export interface AnswerRecord {
+  readonly functionName: string;
+  /** Body bytes handed to the socket so far. */
+  bytesWritten: number;
+  /** The connection closed before the fake had written its whole answer: the client hung up on it. */
+  cutOff: boolean;
+  /** The client closed the connection (FIN or reset), rather than the fake at its keep-alive timeout or shutdown. */
+  closedByClient: boolean;
+  /** Resolves when the connection that carried the answer has closed. */
+  readonly connectionClosed: Promise<void>;
+}
+
+/** Bounds of an 'endless' answer: far past any limit the sidecar should have, yet finite. */
+export const ENDLESS_CAP_BYTES = 64 * 1024 * 1024;
+export const ENDLESS_CAP_MS = 20_000;
 
 export type FunctionBehaviour = (invocation: Invocation) => FunctionAnswer | Promise<FunctionAnswer>;
 
@@ -42,6 +64,8 @@ export interface FakeLambdaOptions {
 export interface FakeLambda extends FakeServer {
   readonly invocations: Invocation[];
   readonly rejected: Array<{ code: string; accessKeyId?: string }>;
+  /** One record per function answer (200/202/204), in order. */
+  readonly answers: AnswerRecord[];
   setFunction(name: string, behaviour: FunctionBehaviour): void;
 }
 
@@ -50,6 +74,7 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 export async function startFakeLambda(options: FakeLambdaOptions): Promise<FakeLambda> {
   const invocations: Invocation[] = [];
   const rejected: Array<{ code: string; accessKeyId?: string }> = [];
+  const answers: AnswerRecord[] = [];
   const functions = new Map(Object.entries(options.functions ?? {}));
   const server = await startFakeServer(async (request, body, response) => {
     const url = request.url ?? '/';
@@ -90,35 +115,84 @@ export async function startFakeLambda(options: FakeLambdaOptions): Promise<FakeL
     };
     if (invocation.logType === 'Tail') headers['X-Amz-Log-Result'] = Buffer.from(`START RequestId: ${requestId}\nEND RequestId: ${requestId}\n`).toString('base64');
     if (answer.functionError !== undefined) headers['X-Amz-Function-Error'] = answer.functionError;
-    if (invocation.invocationType === 'Event') return send(response, 202, headers, Buffer.alloc(0), answer.wire);
-    if (invocation.invocationType === 'DryRun') return send(response, 204, headers, Buffer.alloc(0), answer.wire);
+    const record = recordAnswer(functionName, response);
+    answers.push(record);
+    if (invocation.invocationType === 'Event') return send(response, 202, headers, Buffer.alloc(0), answer.wire, record);
+    if (invocation.invocationType === 'DryRun') return send(response, 204, headers, Buffer.alloc(0), answer.wire, record);
     const output = answer.body === undefined ? body : Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body, 'utf8');
     headers['Content-Type'] = answer.contentType ?? 'application/json';
     headers['x-amzn-Remapped-Content-Length'] = '0';
-    return send(response, 200, headers, output, answer.wire);
+    return send(response, 200, headers, output, answer.wire, record);
   });
   return {
     ...server,
     invocations,
     rejected,
+    answers,
     setFunction(name, behaviour) {
       functions.set(name, behaviour);
     },
   };
 }
 
-function send(response: ServerResponse, status: number, headers: Record<string, string>, body: Buffer, wire: FunctionAnswer['wire']): void {
+function recordAnswer(functionName: string, response: ServerResponse): AnswerRecord {
+  let closed: () => void = () => undefined;
+  const record: AnswerRecord = { functionName, bytesWritten: 0, cutOff: false, closedByClient: false, connectionClosed: new Promise<void>((resolve) => (closed = resolve)) };
+  const socket = response.socket;
+  if (socket === null || socket.destroyed) {
+    closed();
+    return record;
+  }
+  // The response closes with the socket; unfinished means the bytes never all left.
+  response.once('close', () => {
+    if (!response.writableFinished) record.cutOff = true;
+  });
+  let peerClosed = false;
+  socket.once('end', () => (peerClosed = true));
+  socket.once('error', () => (peerClosed = true));
+  socket.once('close', () => {
+    record.closedByClient = peerClosed;
+    closed();
+  });
+  return record;
+}
+
+function send(response: ServerResponse, status: number, headers: Record<string, string>, body: Buffer, wire: FunctionAnswer['wire'], record: AnswerRecord): void {
   if (wire === 'reset') {
     response.socket?.destroy();
     return;
   }
-  response.writeHead(status, { ...headers, 'Content-Length': String(body.length) });
+  if (wire === 'endless') return sendEndless(response, status, headers, record);
+  response.writeHead(status, wire === 'chunked' ? headers : { ...headers, 'Content-Length': String(body.length) });
   if (wire === 'truncate') {
     response.write(body.subarray(0, Math.floor(body.length / 2)));
+    record.bytesWritten = Math.floor(body.length / 2);
     response.socket?.destroy();
     return;
   }
+  record.bytesWritten = body.length;
   response.end(body);
+}
+
+// Chunked bytes as fast as the client reads them, until it hangs up or a cap passes.
+function sendEndless(response: ServerResponse, status: number, headers: Record<string, string>, record: AnswerRecord): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const started = Date.now();
+  response.writeHead(status, headers);
+  const pump = (): void => {
+    while (!response.destroyed) {
+      if (record.bytesWritten >= ENDLESS_CAP_BYTES || Date.now() - started >= ENDLESS_CAP_MS) {
+        response.end();
+        return;
+      }
+      record.bytesWritten += chunk.length;
+      if (!response.write(chunk)) {
+        response.once('drain', pump);
+        return;
+      }
+    }
+  };
+  pump();
 }
 
 function sendError(response: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {

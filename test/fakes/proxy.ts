@@ -54,6 +54,10 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
       answer.pipe(response);
     });
     upstream.on('error', () => response.destroy());
+    // A client that hangs up mid-answer ends the upstream request too, as forward proxies do.
+    response.on('close', () => {
+      if (!response.writableFinished) upstream.destroy();
+    });
     request.pipe(upstream);
   });
   server.on('connection', (socket: Socket) => {
