@@ -1,4 +1,4 @@
-// Tables for the terminal (and the README) and the headline ratios.
+// Tables for the terminal (and docs/performance.md) and the headline ratios.
 import { cpus, release } from 'node:os';
 import type { CellResult } from './measure-cell';
 

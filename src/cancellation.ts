@@ -1,7 +1,7 @@
 // Envoy gave up on a request: whoever works for it stops. Every invocation
 // carries one, so it is a closure rather than an AbortController: the
 // controllers, signals and listeners on this path cost the sidecar 5–15 % of
-// its CPU per request at load in A/B runs (README, Performance). An
+// its CPU per request at load in A/B runs (docs/performance.md). An
 // AbortSignal is made only where a library needs one (the AWS SDK path).
 
 export interface Cancellation {

@@ -1,7 +1,7 @@
 // A lean Lambda Invoke: a SigV4 signer for this one request shape (sigv4.ts)
 // and the SDK's credential provider over an undici keep-alive pool, without
 // the SDK's middleware stack, which cost several times the signing and the
-// HTTP call together (see the README's Performance section). Same behaviour as
+// HTTP call together (see docs/performance.md). Same behaviour as
 // invoke.ts: same endpoint, one attempt, the route's timeout and Envoy's
 // cancellation, Lambda's raw headers, and every failure mapped to the same kinds.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
