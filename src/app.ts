@@ -2,6 +2,7 @@
 // (credentials, Lambda clients) live here so they outlive config reloads.
 import type { Config } from './config/schema';
 import { formatProblems, loadConfigFile } from './config/load';
+import { routeProblems } from './config/route-problems';
 import { createCredentialCache } from './aws/credentials';
 import { createLambdaClientCache } from './lambda/client';
 import { createRouteInvoker } from './lambda/route-invoker';
@@ -54,7 +55,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     table: compileRoutes(next.routes),
     handle: createRouteHandler(createRouteInvoker(next.routes, { env, credentials, clients }), (route, seconds) => metrics.invokeObserved(route.name, route.function_name, seconds)),
   });
+  // Such routes are served (each request answers 500) but named once, at start and on every reload.
+  const warnRouteProblems = (next: Config): void => {
+    const problems = routeProblems(next.routes, env);
+    if (problems.length > 0) logger.warn({ problems, summary: formatProblems(problems) }, 'config has routes that fail every request');
+  };
   let current = config;
+  warnRouteProblems(config);
   let generation = build(config);
   let server: RunningServer | undefined;
   let draining = false;
@@ -71,11 +78,18 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     maxMessageBytes: config.max_message_bytes,
     credentials: toServerCredentials(config.tls),
     health,
+    handshakeTimeout: config.first_message_timeout,
+    connectionIdleTimeout: config.connection_idle_timeout,
+    maxConcurrentStreams: config.max_concurrent_streams,
+    raiseResetLimits: config.raise_reset_limits,
+    onHandshakeTimeout: () => logger.debug({ timeout_ms: config.first_message_timeout }, 'connection closed: no TLS/HTTP/2 handshake within first_message_timeout'),
     stream: {
       current: () => generation,
-      events: createStreamEvents(createRequestLog(logger), metrics),
+      events: createStreamEvents(createRequestLog(logger, { logQuery: () => current.log_query }), metrics),
       envoyMessageTimeout: config.envoy_message_timeout,
       maxBodyBytes: config.max_message_bytes,
+      maxResponseBytes: config.max_message_bytes,
+      firstMessageTimeout: config.first_message_timeout,
       allowModeOverride: config.allow_mode_override,
     },
   }).catch(async (error: unknown) => {
@@ -85,9 +99,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   });
   if (admin !== undefined) logger.info({ admin_listen: config.admin?.listen, admin_port: admin.port }, 'admin HTTP listening (/metrics, /healthz, /readyz)');
   logger.info({ listen: config.listen, port: server.port, routes: config.routes.map((r) => r.name) }, 'lambda-extproc listening');
+  logger[server.resetLimits.level]({ listen: config.listen, raise_reset_limits: config.raise_reset_limits, reset_limits_raised: server.resetLimits.raise, node: process.version }, server.resetLimits.message);
+  if (!server.handshakeGuarded) logger.warn({ first_message_timeout: config.first_message_timeout }, 'this grpc-js does not expose its http2 servers: connections that never finish their HTTP/2 handshake are not closed');
   const reload = (next: Config): void => {
     const restartOnly = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]));
     if (restartOnly.length > 0) logger.warn({ fields: restartOnly }, 'these config changes take effect only after a restart');
+    warnRouteProblems(next);
     generation = build(next);
     current = next;
     metrics.configReload('success');
@@ -121,7 +138,21 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 }
 
 // Read once at start: changing them needs a new listener or a new process.
-const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'allow_mode_override', 'log_level', 'watch', 'workers'] as const satisfies ReadonlyArray<keyof Config>;
+const RESTART_ONLY = [
+  'listen',
+  'admin',
+  'tls',
+  'max_message_bytes',
+  'envoy_message_timeout',
+  'allow_mode_override',
+  'log_level',
+  'watch',
+  'workers',
+  'first_message_timeout',
+  'connection_idle_timeout',
+  'max_concurrent_streams',
+  'raise_reset_limits',
+] as const satisfies ReadonlyArray<keyof Config>;
 
 // The stream reports what happened; the log and the metrics each take their part.
 function createStreamEvents(log: RequestLog, metrics: Metrics): StreamEvents {

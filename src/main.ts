@@ -11,20 +11,23 @@ import { answerMetricsRequests } from './cluster/metrics-ipc';
 import { runPrimary } from './cluster/primary';
 import { renderConfigJsonSchema } from './config/json-schema';
 import { formatProblems, loadConfigFile } from './config/load';
+import { routeProblems } from './config/route-problems';
 import { watchConfigFile } from './config/watch';
 import { startFrontDoor, type FrontDoor } from './dev/front-door';
 import { importKong } from './kong-import/import-kong';
 import { createLogger } from './observability/logger';
 
 const USAGE = `Usage:
-  lambda-extproc [--config FILE]          run the ext_proc server (LAMBDA_EXTPROC_CONFIG as fallback)
-  lambda-extproc check --config FILE      validate a config file: exit 0, or 1 with every problem
+  lambda-extproc run FILE                 run the ext_proc server (\`run\` may be left out with --config FILE)
+  lambda-extproc check FILE               validate a config file: exit 0, or 1 with every problem
   lambda-extproc import-kong FILE         print the config equivalent to a Kong decK file; notes on stderr
   lambda-extproc schema                   print the config file's JSON Schema
-  lambda-extproc dev --config FILE [--http 127.0.0.1:8000]
+  lambda-extproc dev FILE [--http 127.0.0.1:8000]
                                           run the server plus a local HTTP front door in Envoy's place
                                           (a development aid, not a production proxy)
   lambda-extproc --help | --version
+
+A config FILE may also be given as --config FILE, or in LAMBDA_EXTPROC_CONFIG.
 `;
 
 const COMMANDS = new Set(['run', 'check', 'import-kong', 'schema', 'dev']);
@@ -57,11 +60,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return 0;
   }
   const command = positionals[0] ?? 'run';
-  const file = values.config ?? env.LAMBDA_EXTPROC_CONFIG;
   if (!COMMANDS.has(command)) {
-    process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+    // A bare FILE is not taken as `run FILE`: a mistyped command would then read as a missing file.
+    const hint = /[./]/.test(command) ? ` (to run with a config file: lambda-extproc run ${command})` : '';
+    process.stderr.write(`unknown command "${command}"${hint}\n${USAGE}`);
     return 2;
   }
+  // Every command that reads a file takes it as its one argument; --config FILE stays for the config.
+  const operands = positionals.slice(1);
+  const extra = operands[command === 'schema' ? 0 : 1];
+  if (extra !== undefined) {
+    process.stderr.write(`${command}: unexpected argument "${extra}"\n${USAGE}`);
+    return 2;
+  }
+  if (command === 'import-kong' && values.config !== undefined) {
+    process.stderr.write(`import-kong takes the Kong decK file as its argument (lambda-extproc import-kong kong.yaml); --config names a lambda-extproc config\n`);
+    return 2;
+  }
+  if (operands[0] !== undefined && values.config !== undefined) {
+    process.stderr.write(`${command}: give the config file once, as ${command} FILE or ${command} --config FILE\n`);
+    return 2;
+  }
+  const file = operands[0] ?? values.config ?? env.LAMBDA_EXTPROC_CONFIG;
   if (command === 'schema') {
     process.stdout.write(renderConfigJsonSchema());
     return 0;
@@ -82,7 +102,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return 2;
   }
   if (file === undefined) {
-    process.stderr.write(`--config FILE is required (or set LAMBDA_EXTPROC_CONFIG)\n${USAGE}`);
+    process.stderr.write(`${command} needs a config file: lambda-extproc ${command} FILE (or --config FILE, or LAMBDA_EXTPROC_CONFIG)\n`);
     return 2;
   }
   const loaded = loadConfigFile(file, env);
@@ -91,6 +111,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return 1;
   }
   if (command === 'check') {
+    // Valid, yet some routes would answer every request with 500 (the server warns of these at start).
+    const unusable = routeProblems(loaded.config.routes, env);
+    if (unusable.length > 0) {
+      process.stderr.write(`${file}: ${unusable.length} route${unusable.length === 1 ? '' : 's'} would fail every request\n${formatProblems(unusable)}\n`);
+      return 1;
+    }
     process.stdout.write(`${file}: OK (${loaded.config.routes.length} route${loaded.config.routes.length === 1 ? '' : 's'})\n`);
     return 0;
   }

@@ -1,7 +1,7 @@
 // Reads, expands, validates and freezes the config file. Every problem is
 // reported at once, each with its field path.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema';
 
@@ -24,11 +24,17 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 }
 
 export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // Plain messages (prettyErrors would append "at line L, column C:" and a
+  // code excerpt); the position is given once, as the problem's path.
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: `invalid YAML: ${firstLine(e.message)}` })),
+      problems: doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return { path: `line ${line}, column ${col}`, message: `invalid YAML: ${e.message}` };
+      }),
     };
   }
   const problems: ConfigProblem[] = [];
@@ -36,7 +42,17 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   const expanded = expandEnv(doc.toJS() ?? {}, [], env, problems);
   const withDefaults = applyDefaults(expanded);
   const result = configSchema.safeParse(withDefaults, { error: requiredMessage });
-  if (!result.success) problems.push(...result.error.issues.map(toProblem));
+  // A field whose ${VAR} is unset is reported for that alone, not again for
+  // the empty string that stood in for it (in `defaults`: nor in the routes
+  // that inherit it).
+  const unset = new Set(problems.map((p) => p.path));
+  const inheritsUnset = (path: string): boolean => {
+    const found = /^routes\[(\d+)\]\.(\w+)$/.exec(path);
+    if (found === null || !unset.has(`defaults.${found[2]}`)) return false;
+    const route: unknown = isRecord(expanded) && Array.isArray(expanded.routes) ? expanded.routes[Number(found[1])] : undefined;
+    return isRecord(route) && !(found[2]! in route);
+  };
+  if (!result.success) problems.push(...result.error.issues.map(toProblem).filter((p) => !unset.has(p.path) && !inheritsUnset(p.path)));
   if (problems.length > 0 || !result.success) return { ok: false, problems };
   return { ok: true, config: deepFreeze(result.data) };
 }
@@ -88,10 +104,6 @@ function toProblem(issue: z.core.$ZodIssue): ConfigProblem {
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out === '' ? String(key) : `${out}.${String(key)}`), '');
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -3,7 +3,8 @@
 import { toAbortSignal, type Cancellation } from '../cancellation';
 import type { RouteConfig } from '../config/schema';
 import { resolveLambdaEndpoint } from '../aws/endpoint';
-import { regionOfFunctionArn, resolveRegion } from '../aws/region';
+import { resolveRegion } from '../aws/region';
+import { routeProblemOf } from '../config/route-problems';
 import type { CredentialCache } from '../aws/credentials';
 import { LambdaExtprocError } from '../errors';
 import type { LambdaClientCache } from './client';
@@ -36,13 +37,9 @@ export function resolveTarget(route: RouteConfig, env: NodeJS.ProcessEnv): Resol
     logType: route.log_type,
     timeout: route.timeout,
   };
-  const arnRegion = regionOfFunctionArn(route.function_name);
-  let problem: LambdaExtprocError | undefined;
-  if (region === undefined) {
-    problem = new LambdaExtprocError('no_region', `route ${route.name}: no region or host specified`);
-  } else if (arnRegion !== undefined && arnRegion !== region) {
-    problem = new LambdaExtprocError('config', `route ${route.name}: function_name is in ${arnRegion} but the route signs for ${region}`);
-  }
+  // The same check as `check` and the startup warning.
+  const found = routeProblemOf(route, env);
+  const problem = found === undefined ? undefined : new LambdaExtprocError(found.kind, `route ${route.name}: ${found.reason}`);
   return { target, region, endpoint, problem };
 }
 

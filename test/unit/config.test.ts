@@ -1,5 +1,6 @@
 import t from 'tap';
 import { formatProblems, parseConfig } from '../../src/config/load';
+import { routeProblems } from '../../src/config/route-problems';
 
 const ok = (text: string, env: NodeJS.ProcessEnv = {}) => {
   const r = parseConfig(text, env);
@@ -32,7 +33,14 @@ t.test('expands ${ENV} references and reports the missing ones by field', async 
   const config = ok(`routes: [{ name: a, function_name: F, aws_key: "\${KEY}", aws_secret: "\${SECRET}" }]`, { KEY: 'AKID', SECRET: 's3cr3t' });
   t.equal(config.routes[0]?.aws_key, 'AKID');
   t.equal(config.routes[0]?.aws_secret, 's3cr3t');
-  t.same(problems(`routes: [{ name: a, function_name: "\${NOPE}" }]`), ['routes[0].function_name: environment variable NOPE is not set', 'routes[0].function_name: Too small: expected string to have >=1 characters']);
+  t.same(problems(`routes: [{ name: a, function_name: "\${NOPE}" }]`), ['routes[0].function_name: environment variable NOPE is not set'], 'once, not again as an empty string');
+});
+
+t.test('an unset ${VAR} in defaults is reported once, not again in each route that inherits it', async (t) => {
+  t.same(problems(`defaults: { aws_region: "\${REGION}" }\nroutes:\n  - { name: a, function_name: F }\n  - { name: b, function_name: G, aws_region: "x y" }`), [
+    'defaults.aws_region: environment variable REGION is not set',
+    'routes[1].aws_region: must be a hostname without scheme or port',
+  ]);
 });
 
 t.test("Kong's schema cases (spec 02-schema items 1-11)", async (t) => {
@@ -88,8 +96,38 @@ routes:
 
 t.test('rejects duplicate route names, bad YAML and an empty route list', async (t) => {
   t.same(problems('routes:\n  - { name: a, function_name: F }\n  - { name: a, function_name: G }'), ['routes[1].name: duplicate route name (also routes[0])']);
-  const yamlProblems = problems('routes: [ {name: a');
-  t.ok(yamlProblems.length > 0 && yamlProblems.every((p) => /^line \d+: invalid YAML/.test(p)), yamlProblems.join('; '));
+  t.same(problems('routes:\n  - name: a\n   function_name: b\n'), ['line 3, column 1: invalid YAML: Sequence item without - indicator'], 'the position once, no excerpt, no dangling colon');
+  t.same(problems('routes: []\nroutes: []\n'), ['line 2, column 1: invalid YAML: Map keys must be unique']);
+  t.same(problems('routes:\n\t- name: a\n'), ['line 2, column 1: invalid YAML: Tabs are not allowed as indentation']);
+  t.same(problems('routes: [ {name: a'), [
+    'line 1, column 19: invalid YAML: Flow map in block collection must be sufficiently indented and end with a }',
+    'line 1, column 19: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ], 'two brackets left open: one message each');
   t.same(problems('routes: []'), ['routes: must list at least one route']);
   t.same(problems(''), ['routes: is required']);
+});
+
+t.test('routes that pass the schema but fail every request: no region, or an ARN in another region', async (t) => {
+  const config = ok(`
+routes:
+  - { name: ok, function_name: F, aws_region: eu-west-1 }
+  - { name: nowhere, function_name: F }
+  - { name: elsewhere, function_name: "arn:aws:lambda:eu-west-1:123456789012:function:f", aws_region: us-east-1 }
+  - { name: custom-host, function_name: F, host: lambda.internal.example }
+  - { name: arn-only, function_name: "arn:aws:lambda:eu-central-1:123456789012:function:f" }
+  - { name: by-host, function_name: F, host: lambda.ap-south-1.amazonaws.com }
+`);
+  const NO_REGION = 'no region or host specified: set aws_region (on the route or in defaults), AWS_REGION or AWS_DEFAULT_REGION, a lambda.<region>.amazonaws.com host, or a full function ARN';
+  t.same(formatProblems(routeProblems(config.routes, {})).split('\n'), [
+    `routes[1].aws_region: ${NO_REGION}`,
+    'routes[2].function_name: the function ARN is in eu-west-1 but the route signs for us-east-1 (from aws_region)',
+    `routes[3].aws_region: ${NO_REGION}`,
+  ]);
+  // The environment is read as the server reads it: AWS_REGION gives every route a region, and beats a full ARN's.
+  t.same(formatProblems(routeProblems(config.routes, { AWS_REGION: 'eu-west-1' })).split('\n'), [
+    'routes[2].function_name: the function ARN is in eu-west-1 but the route signs for us-east-1 (from aws_region)',
+    'routes[4].function_name: the function ARN is in eu-central-1 but the route signs for eu-west-1 (from AWS_REGION)',
+  ]);
+  t.same(routeProblems(config.routes, { AWS_DEFAULT_REGION: 'eu-central-1' }).map((p) => p.path), ['routes[2].function_name'], 'AWS_DEFAULT_REGION too');
+  t.same(routeProblems(ok('routes: [{ name: a, function_name: F, aws_region: us-east-1 }]').routes, {}), [], 'a route with a region has none');
 });
