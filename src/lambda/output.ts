@@ -2,7 +2,8 @@
 import { LambdaExtprocError } from '../errors';
 import { HOP_BY_HOP_HEADERS, headerValue, type HeaderList, type HttpResponse } from '../http';
 import type { LambdaResult } from './invoke';
-import { toProxyResponse } from './proxy-output';
+import { headerLineProblem } from './header-rules';
+import { toProxyResponse, valueReason } from './proxy-output';
 
 export interface OutputOptions {
   readonly unhandled_status?: number | undefined;
@@ -33,8 +34,17 @@ export function toClientResponse(result: LambdaResult, options: OutputOptions): 
   return { status, headers, body };
 }
 
+/** Lambda's own response headers that go on to the client, held to the same rule as the function's (header-rules.ts). */
 export function passThroughHeaders(headers: HeaderList): HeaderList {
-  return headers.filter(([name]) => !DROPPED.has(name) && !name.startsWith(':'));
+  const kept: Array<readonly [string, string]> = [];
+  for (const header of headers) {
+    const [name, value] = header;
+    if (DROPPED.has(name) || name.startsWith(':')) continue;
+    const problem = headerLineProblem(name, value);
+    if (problem !== undefined) throw new LambdaExtprocError('bad_function_output', `Lambda response header ${JSON.stringify(name)} ${valueReason(problem)}`);
+    kept.push(header);
+  }
+  return kept;
 }
 
 

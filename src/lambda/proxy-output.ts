@@ -3,12 +3,11 @@
 // statusCode-less output) validated in Kong's order, with Kong's reasons.
 import { HOP_BY_HOP_HEADERS, type HeaderList, type HttpResponse } from '../http';
 import { LambdaExtprocError } from '../errors';
+import { headerLineProblem, type HeaderProblem } from './header-rules';
 
 // Padding optional, as API Gateway accepts.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 const WHITESPACE = /\s+/g;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const BAD_HEADER_VALUE = /[\r\n\0]/;
 // Lengths are recomputed from the final body; hop-by-hop headers are not the function's to set.
 const NOT_FROM_PAYLOAD = new Set([...HOP_BY_HOP_HEADERS, 'content-length']);
 
@@ -38,6 +37,10 @@ export function toProxyResponse(raw: Buffer, lambdaHeaders: HeaderList, payloadV
   }
   if (payloadV2 && output.cookies !== undefined && output.cookies !== null) {
     if (!Array.isArray(output.cookies) || output.cookies.some((c) => typeof c !== 'string')) throw badOutput('cookies must be an array of strings');
+    (output.cookies as string[]).forEach((cookie, i) => {
+      const problem = headerLineProblem('set-cookie', cookie);
+      if (problem !== undefined) throw badOutput(`cookies[${i}] ${valueReason(problem)}`);
+    });
     fromPayload.set('set-cookie', [...(fromPayload.get('set-cookie') ?? []), ...(output.cookies as string[])]);
   }
   // Payload headers replace Lambda's of the same name; an empty array removes it.
@@ -86,7 +89,7 @@ function addHeaders(into: Map<string, string[]>, source: unknown, field: string)
   }
   for (const [rawName, value] of Object.entries(source as Record<string, unknown>)) {
     const name = rawName.toLowerCase();
-    if (!HEADER_NAME.test(rawName)) throw badOutput(`${field} has an invalid header name ${JSON.stringify(rawName)}`);
+    if (headerLineProblem(rawName, '') !== undefined) throw badOutput(`${field} has an invalid header name ${JSON.stringify(rawName)}`);
     const values = Array.isArray(value) ? value : [value];
     const lines: string[] = [];
     for (const item of values) {
@@ -94,11 +97,16 @@ function addHeaders(into: Map<string, string[]>, source: unknown, field: string)
         throw badOutput(`${field}.${rawName} must be a string, number, boolean or an array of them`);
       }
       const line = String(item);
-      if (BAD_HEADER_VALUE.test(line)) throw badOutput(`${field}.${rawName} holds a line break`);
+      const problem = headerLineProblem(rawName, line);
+      if (problem !== undefined) throw badOutput(`${field}.${rawName} ${valueReason(problem)}`);
       lines.push(line);
     }
     into.set(name, lines);
   }
+}
+
+export function valueReason(problem: HeaderProblem): string {
+  return problem === 'line break' ? 'holds a line break' : problem === 'control character' ? 'holds a control character' : 'has an invalid header name';
 }
 
 function badOutput(reason: string): LambdaExtprocError {
