@@ -41,6 +41,8 @@ export interface EnvoyRequest {
   readonly legacyHeaderValues?: boolean;
   /** Cancel the stream this many ms after sending the last message. */
   readonly cancelAfterMs?: number;
+  /** Cancel the stream when this settles (e.g. once the fake Lambda holds the invocation): order, not a delay. */
+  readonly cancelWhen?: Promise<unknown>;
   /** Envoy's allow_mode_override: honour mode_override in the headers answer. */
   readonly allowModeOverride?: boolean;
   /** observability_mode: send every message flagged, wait for nothing, then half-close. */
@@ -194,8 +196,8 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
   };
 
   const answer = async (expected: keyof ProcessingResponse): Promise<EnvoyResult | 'continue'> => {
-    if (request.cancelAfterMs !== undefined) {
-      await new Promise((resolve) => setTimeout(resolve, request.cancelAfterMs));
+    if (request.cancelAfterMs !== undefined || request.cancelWhen !== undefined) {
+      await (request.cancelWhen ?? new Promise((resolve) => setTimeout(resolve, request.cancelAfterMs)));
       call.cancel();
       return makeResult('cancelled', 0, [], Buffer.alloc(0), sent, received);
     }
