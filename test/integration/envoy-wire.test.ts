@@ -4,6 +4,7 @@ import t from 'tap';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startHarness, fakeRoute, type Harness } from '../support/harness';
+import { within } from '../support/eventually';
 import { atOrAbove } from '../support/log-levels';
 import { openProcessStream } from '../support/open-stream';
 
@@ -221,8 +222,7 @@ t.test('Envoy wire behaviour', async (t) => {
       const stream = openProcessStream(`127.0.0.1:${h.app.port}`);
       t.teardown(() => stream.close());
       stream.write({ request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/lambda1') }, { key: ':method', raw_value: Buffer.from('GET') }] }, end_of_stream: true } });
-      const never = new Promise<{ code: number }>((resolve) => setTimeout(() => resolve({ code: -1 }), 10_000).unref());
-      const status = await Promise.race([stream.status, never]);
+      const status = await within(stream.status, 10_000, { code: -1 });
       t.equal(status.code, GrpcStatus.OK, 'OK while the client side is still open');
       t.ok(stream.received.at(-1)?.immediate_response, 'after the immediate response');
       const r = await h.send({ path: '/lambda1', closeMode: 'graceful' });
@@ -240,7 +240,7 @@ t.test('Envoy wire behaviour', async (t) => {
       // Cancelled once the fake holds the call (the function would answer 3 s later), whatever the machine's speed.
       const r = await h.send({ path: '/hang', cancelWhen: atLambda });
       t.equal(r.outcome, 'cancelled');
-      t.equal(await aborted, true, 'the fake saw its socket close before it answered');
+      t.equal(await within(aborted, 10_000, 'still open'), true, 'the fake saw its socket close before it answered');
       const next = await h.send({ path: '/lambda1' });
       t.equal(next.status, 200, 'the server carries on');
       // The next stream was handled after the cancel: its lines are written by now.
