@@ -4,6 +4,7 @@
 import { request } from 'node:http';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import t from 'tap';
+import { eventually } from '../support/eventually';
 import { fakeRoute, startHarness } from '../support/harness';
 
 function inFlight(port: number): Promise<number> {
@@ -22,12 +23,14 @@ const path = (p: string) => ({ key: ':path', raw_value: Buffer.from(p) });
 const method = (m: string) => ({ key: ':method', raw_value: Buffer.from(m) });
 
 t.test('stream abuse ends each stream alone and leaves nothing in flight', async (t) => {
+  let slowReached: () => void = () => undefined;
+  const atLambda = new Promise<void>((resolve) => (slowReached = resolve));
   const h = await startHarness({
     config: `admin: { listen: "127.0.0.1:0" }
 routes:
 ${fakeRoute('fn', 'match: { path_prefix: /fn }\nfunction_name: Fn')}
 ${fakeRoute('slow', 'match: { path_prefix: /slow }\nfunction_name: Slow')}`,
-    lambda: { functions: { Fn: () => ({ body: '{"ok":1}' }), Slow: () => ({ delayMs: 800, body: '{}' }) } },
+    lambda: { functions: { Fn: () => ({ body: '{"ok":1}' }), Slow: () => (slowReached(), { delayMs: 800, body: '{}' }) } },
   });
   t.teardown(() => h.close());
   const admin = h.app.adminPort ?? 0;
@@ -54,15 +57,16 @@ ${fakeRoute('slow', 'match: { path_prefix: /slow }\nfunction_name: Slow')}`,
   }
 
   const before = h.lambda.invocations.length;
-  const cancelled = await h.send({ path: '/slow/cancel', cancelAfterMs: 100 });
+  // Cancelled once the fake holds the invocation, however long the sidecar took to send it.
+  const cancelled = await h.send({ path: '/slow/cancel', cancelWhen: atLambda });
   t.equal(cancelled.outcome, 'cancelled');
   t.ok(h.lambda.invocations.slice(before).some((i) => i.functionName === 'Slow'), 'the cancelled request had reached Lambda');
 
   stop = true;
   await background;
   t.ok(good.length > 0 && good.every((s) => s === 200), `${good.length} concurrent good requests all answered 200`);
-  // Let cancellations and closes settle, then nothing may be left in flight.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Cancellations and closes settle asynchronously: wait for zero, then nothing may be left in flight.
+  await eventually(async () => (await inFlight(admin)) === 0);
   t.equal(await inFlight(admin), 0, 'streams in flight back to zero');
   t.equal((await h.send({ path: '/fn/after' })).status, 200, 'the server still serves');
 });
