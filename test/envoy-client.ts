@@ -15,8 +15,13 @@ export interface EnvoyRequest {
   readonly path: string;
   readonly authority?: string;
   readonly scheme?: string;
-  /** Regular request headers; Envoy lower-cases names. */
-  readonly headers?: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Regular request headers; Envoy lower-cases names. A string value is sent
+   * as its UTF-8 bytes (what clients send for non-ASCII text); a Buffer as
+   * exactly those bytes (e.g. latin1 or invalid UTF-8). Envoy passes header
+   * bytes through untouched in raw_value.
+   */
+  readonly headers?: ReadonlyArray<readonly [string, string | Buffer]>;
   readonly body?: string | Buffer;
   /** gRPC initial metadata (ExtProcPerRoute.overrides.grpc_initial_metadata). */
   readonly metadata?: Readonly<Record<string, string>>;
@@ -53,7 +58,10 @@ export interface EnvoyResult {
   /** How Envoy ended: the server's immediate response, the upstream, or a local error reply. */
   readonly outcome: 'immediate' | 'upstream' | 'error' | 'timeout' | 'cancelled';
   readonly status: number;
+  /** Header values as text: the bytes read as UTF-8 (see rawHeaders for the bytes). */
   readonly headers: Array<[string, string]>;
+  /** The header bytes the client gets: raw_value as the server wrote it, which Envoy passes on. */
+  readonly rawHeaders: Array<[string, Buffer]>;
   readonly body: Buffer;
   readonly sent: ProcessingRequest[];
   readonly received: ProcessingResponse[];
@@ -61,6 +69,8 @@ export interface EnvoyResult {
   readonly grpcDetails?: string;
   header(name: string): string | undefined;
   headerValues(name: string): string[];
+  /** The bytes of the first line of this header. */
+  headerBytes(name: string): Buffer | undefined;
   json(): unknown;
 }
 
@@ -163,7 +173,7 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
   const body = request.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(request.body) ? request.body : Buffer.from(request.body, 'utf8');
   const hasBody = body.length > 0;
   let bodyMode: BodyMode = request.bodyMode ?? 'BUFFERED';
-  const headers = [
+  const headers: Array<readonly [string, string | Buffer]> = [
     [':authority', request.authority ?? 'localhost:8000'],
     [':path', request.path],
     [':method', request.method ?? (hasBody ? 'POST' : 'GET')],
@@ -177,7 +187,9 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
     request_headers: {
       headers: {
         headers: headers.map(([key, value]) =>
-          request.legacyHeaderValues === true ? { key: key ?? '', value: value ?? '' } : { key: key ?? '', raw_value: Buffer.from(value ?? '', 'latin1') },
+          request.legacyHeaderValues === true
+            ? { key, value: Buffer.isBuffer(value) ? value.toString('utf8') : value }
+            : { key, raw_value: Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8') },
         ),
       },
       end_of_stream: !hasBody,
@@ -190,7 +202,7 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
   if (request.observabilityMode === true) return runObservability(call, first, body, request.chunkSize ?? body.length, sent, received, items, waitFor);
   if (request.sendProtocolConfig !== false) first.protocol_config = { request_body_mode: BODY_MODE[bodyMode], response_body_mode: 0 };
 
-  const finishWith = async (outcome: EnvoyResult['outcome'], status: number, responseHeaders: Array<[string, string]>, responseBody: Buffer, grpc?: { code: number; details: string }): Promise<EnvoyResult> => {
+  const finishWith = async (outcome: EnvoyResult['outcome'], status: number, responseHeaders: Array<[string, string | Buffer]>, responseBody: Buffer, grpc?: { code: number; details: string }): Promise<EnvoyResult> => {
     await closeStream(call, request.closeMode ?? 'reset', items, () => waitFor(1000));
     return makeResult(outcome, status, responseHeaders, responseBody, sent, received, grpc);
   };
@@ -263,13 +275,14 @@ async function runStream(client: InstanceType<ServiceClientConstructor>, request
 // Envoy's sendLocalReply: status below 200 becomes 200, `:` headers and
 // x-envoy-* are dropped, append false replaces, content-length recomputed,
 // text/plain for a body without content-type.
-function toLocalReply(reply: NonNullable<ProcessingResponse['immediate_response']>): { status: number; headers: Array<[string, string]>; body: Buffer } {
+function toLocalReply(reply: NonNullable<ProcessingResponse['immediate_response']>): { status: number; headers: Array<[string, Buffer]>; body: Buffer } {
   const code = Number(reply.status?.code ?? 0);
   const status = code >= 200 ? code : 200;
-  const headers: Array<[string, string]> = [];
+  const headers: Array<[string, Buffer]> = [];
   for (const option of (reply.headers?.set_headers ?? []) as HeaderValueOption[]) {
     const key = option.header.key.toLowerCase();
-    const value = option.header.raw_value !== undefined && option.header.raw_value.length > 0 ? Buffer.from(option.header.raw_value).toString('latin1') : ((option.header as { value?: string }).value ?? '');
+    // Bytes, as Envoy copies them into its header map; value (a proto string) is UTF-8.
+    const value = option.header.raw_value !== undefined && option.header.raw_value.length > 0 ? Buffer.from(option.header.raw_value) : Buffer.from((option.header as { value?: string }).value ?? '', 'utf8');
     if (key.startsWith(':') || key.startsWith('x-envoy-')) continue;
     if (option.append?.value !== true) {
       for (let i = headers.length - 1; i >= 0; i--) if (headers[i]?.[0] === key) headers.splice(i, 1);
@@ -278,8 +291,8 @@ function toLocalReply(reply: NonNullable<ProcessingResponse['immediate_response'
   }
   const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.from(reply.body);
   const filtered = headers.filter(([k]) => k !== 'content-length');
-  filtered.push(['content-length', String(body.length)]);
-  if (body.length > 0 && !filtered.some(([k]) => k === 'content-type')) filtered.push(['content-type', 'text/plain']);
+  filtered.push(['content-length', Buffer.from(String(body.length))]);
+  if (body.length > 0 && !filtered.some(([k]) => k === 'content-type')) filtered.push(['content-type', Buffer.from('text/plain')]);
   return { status, headers: filtered, body };
 }
 
@@ -303,22 +316,26 @@ async function closeStream(call: ClientDuplexStream<ProcessingRequest, Processin
 function makeResult(
   outcome: EnvoyResult['outcome'],
   status: number,
-  headers: Array<[string, string]>,
+  lines: Array<[string, string | Buffer]>,
   body: Buffer,
   sent: ProcessingRequest[],
   received: ProcessingResponse[],
   grpc?: { code: number; details: string },
 ): EnvoyResult {
+  const rawHeaders = lines.map(([k, v]): [string, Buffer] => [k, Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')]);
+  const headers = rawHeaders.map(([k, v]): [string, string] => [k, v.toString('utf8')]);
   return {
     outcome,
     status,
     headers,
+    rawHeaders,
     body,
     sent,
     received,
     ...(grpc === undefined ? {} : { grpcCode: grpc.code, grpcDetails: grpc.details }),
     header: (name) => headers.find(([k]) => k === name.toLowerCase())?.[1],
     headerValues: (name) => headers.filter(([k]) => k === name.toLowerCase()).map(([, v]) => v),
+    headerBytes: (name) => rawHeaders.find(([k]) => k === name.toLowerCase())?.[1],
     json: () => JSON.parse(body.toString('utf8')) as unknown,
   };
 }

@@ -17,7 +17,7 @@ export type EncodedProcessingResponse = Buffer & { readonly __encoded: 'Processi
 /** One set_headers entry: the first line of a name overwrites, later ones append. */
 export interface SetHeader {
   readonly name: string;
-  /** Sent as raw_value: one byte per character (latin1), as HTTP header values are. */
+  /** Sent as raw_value in UTF-8 (ASCII, nearly every value, is written as is). */
   readonly value: string;
   readonly append: boolean;
 }
@@ -29,14 +29,17 @@ const LENGTH_DELIMITED = 2;
 export function encodeImmediateResponse(status: number, headers: readonly SetHeader[], body: Buffer, details: string): EncodedProcessingResponse {
   // Sizes first (inner to outer), then one pass of writes into one Buffer.
   const statusLength = 1 + varintLength(status);
-  // UTF-8 key lengths are measured once; a latin1 value's length is its string length.
+  // UTF-8 lengths of keys and values are measured once; equal to the string's length, it is ASCII.
   const keyLengths = new Array<number>(headers.length);
+  const valueLengths = new Array<number>(headers.length);
   let mutationLength = 0;
   for (let i = 0; i < headers.length; i++) {
     const header = headers[i] as SetHeader;
     const keyLength = Buffer.byteLength(header.name, 'utf8');
+    const valueLength = Buffer.byteLength(header.value, 'utf8');
     keyLengths[i] = keyLength;
-    mutationLength += fieldLength(optionLength(headerValueLength(keyLength, header.value.length)));
+    valueLengths[i] = valueLength;
+    mutationLength += fieldLength(optionLength(headerValueLength(keyLength, valueLength)));
   }
   const detailsLength = Buffer.byteLength(details, 'utf8');
   const immediateLength = fieldLength(statusLength) + fieldLength(mutationLength) + fieldLength(body.length) + fieldLength(detailsLength);
@@ -65,14 +68,15 @@ export function encodeImmediateResponse(status: number, headers: readonly SetHea
   for (let i = 0; i < headers.length; i++) {
     const header = headers[i] as SetHeader;
     const keyLength = keyLengths[i] as number;
-    const valueLength = header.value.length;
+    const valueLength = valueLengths[i] as number;
     const valueMessage = headerValueLength(keyLength, valueLength);
     open(1, optionLength(valueMessage));
     open(1, valueMessage);
     open(1, keyLength);
     at += out.write(header.name, at, keyLength, 'utf8');
     open(3, valueLength);
-    at += out.write(header.value, at, valueLength, 'latin1');
+    // latin1 writes ASCII fastest; anything else goes out as UTF-8.
+    at += valueLength === header.value.length ? out.write(header.value, at, valueLength, 'latin1') : out.write(header.value, at, valueLength, 'utf8');
     open(2, 2);
     byte(tag(1, VARINT));
     byte(header.append ? 1 : 0);

@@ -1,5 +1,7 @@
 // HeaderMap ⇄ header lists. Envoy sends values in raw_value (older Envoys in
 // value); we write raw_value only, since Envoy rejects entries with both.
+// raw_value is the client's bytes: read as UTF-8 (header-text.ts).
+import { headerTextFromBytes } from '../header-text';
 import { HOP_BY_HOP_HEADERS, type HeaderList } from '../http';
 import type { SetHeader } from './encode-immediate';
 import type { HeaderMap } from './messages';
@@ -15,7 +17,7 @@ export function readHeaderMap(map: HeaderMap | undefined): SplitHeaders {
   const regular: Array<readonly [string, string]> = [];
   for (const entry of map?.headers ?? []) {
     const name = entry.key.toLowerCase();
-    const value = entry.raw_value !== undefined && entry.raw_value.length > 0 ? entry.raw_value.toString('latin1') : (entry.value ?? '');
+    const value = entry.raw_value !== undefined && entry.raw_value.length > 0 ? headerTextFromBytes(entry.raw_value) : (entry.value ?? '');
     if (name.startsWith(':')) pseudo.set(name, value);
     else regular.push([name, value]);
   }

@@ -7,6 +7,7 @@
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Dispatcher, Pool } from 'undici';
 import type { Cancellation } from '../cancellation';
+import { headerTextFromLatin1 } from '../header-text';
 import { headerValue, type HeaderList } from '../http';
 import { createInvokeSigner, uriEscape } from './sigv4';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
@@ -145,13 +146,14 @@ function dispatchInvoke(
   };
 }
 
-// Lower-case names; repeated headers joined with ',' as the SDK's HTTP handler does.
+// Lower-case names; repeated headers joined with ',' as the SDK's HTTP handler
+// does; values (undici's latin1 text) read as UTF-8 bytes, as the client's are.
 function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
   const list: Array<readonly [string, string]> = [];
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    list.push([name.toLowerCase(), Array.isArray(value) ? value.join(',') : value]);
+    list.push([name.toLowerCase(), headerTextFromLatin1(Array.isArray(value) ? value.join(',') : value)]);
   }
   return list;
 }

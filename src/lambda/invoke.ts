@@ -3,6 +3,7 @@
 // typed LambdaExtprocError.
 import { InvokeCommand, type InvokeCommandInput, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaExtprocError } from '../errors';
+import { headerTextFromLatin1 } from '../header-text';
 import type { HeaderList } from '../http';
 import { rawHeadersOf } from './raw-headers';
 
@@ -41,7 +42,10 @@ export async function invokeLambda(client: LambdaClient, target: InvokeTarget, p
   const raw = rawHeadersOf(input) ?? {};
   const payloadBytes = output.Payload;
   const body = payloadBytes == null ? Buffer.alloc(0) : Buffer.from(payloadBytes.buffer, payloadBytes.byteOffset, payloadBytes.byteLength);
-  return { status: output.StatusCode ?? 200, headers: Object.entries(raw), body };
+  // node:http's latin1 text → the UTF-8 reading of the same bytes, as on the lean path.
+  const headers: Array<readonly [string, string]> = [];
+  for (const name in raw) headers.push([name, headerTextFromLatin1(raw[name] as string)]);
+  return { status: output.StatusCode ?? 200, headers, body };
 }
 
 export interface SdkErrorShape {

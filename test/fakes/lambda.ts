@@ -27,6 +27,8 @@ export interface FunctionAnswer {
   /** Answer as the Lambda API itself would fail, e.g. 429 TooManyRequestsException. */
   readonly apiError?: { status: number; type: string; message: string; headers?: Record<string, string> };
   readonly contentType?: string;
+  /** Extra response headers. Values are written one byte per character (latin1), as node:http does. */
+  readonly headers?: Record<string, string>;
   /**
    * Misbehave on the wire: 'reset' drops the socket, 'truncate' sends half the
    * body, 'chunked' sends the body without Content-Length, 'endless' streams
@@ -115,6 +117,7 @@ export async function startFakeLambda(options: FakeLambdaOptions): Promise<FakeL
     };
     if (invocation.logType === 'Tail') headers['X-Amz-Log-Result'] = Buffer.from(`START RequestId: ${requestId}\nEND RequestId: ${requestId}\n`).toString('base64');
     if (answer.functionError !== undefined) headers['X-Amz-Function-Error'] = answer.functionError;
+    Object.assign(headers, answer.headers);
     const record = recordAnswer(functionName, response);
     answers.push(record);
     if (invocation.invocationType === 'Event') return send(response, 202, headers, Buffer.alloc(0), answer.wire, record);

@@ -13,7 +13,7 @@ const libraryBytes = (status: number, headers: readonly SetHeader[], body: Buffe
   method.responseSerialize({
     immediate_response: {
       status: { code: status },
-      headers: { set_headers: headers.map((h) => ({ header: { key: h.name, raw_value: Buffer.from(h.value, 'latin1') }, append: { value: h.append } })) },
+      headers: { set_headers: headers.map((h) => ({ header: { key: h.name, raw_value: Buffer.from(h.value, 'utf8') }, append: { value: h.append } })) },
       body,
       details,
     },
@@ -32,7 +32,10 @@ const cases: Array<{ name: string; status: number; headers: SetHeader[]; body: B
   { name: 'no headers, empty body', status: 204, headers: [], body: Buffer.alloc(0), details: 'lambda_extproc_response' },
   { name: "status 418 (a gap in Envoy's enum) and 599", status: 418, headers: typical.slice(0, 1), body: Buffer.from('teapot'), details: 'x' },
   { name: 'status 599, empty details', status: 599, headers: [], body: Buffer.from('x'), details: '' },
-  { name: 'latin1 header values (one byte per character), an empty value', status: 200, headers: [{ name: 'x-name', value: 'caf\u00e9 \u00ff', append: false }, { name: 'x-empty', value: '', append: false }], body: Buffer.alloc(0), details: 'd' },
+  { name: 'non-ASCII header values go out as UTF-8 (é is two bytes, not latin1\'s one), an empty value', status: 200, headers: [{ name: 'x-name', value: 'caf\u00e9 \u00ff', append: false }, { name: 'x-empty', value: '', append: false }], body: Buffer.alloc(0), details: 'd' },
+  { name: 'UTF-8 values of two, three and four bytes per character', status: 200, headers: [{ name: 'x-name', value: 'Jos\u00e9', append: false }, { name: 'x-snow', value: '\u2603 \u20ac', append: true }, { name: 'x-emoji', value: 'a\u{1f600}b', append: false }], body: Buffer.from('{}'), details: 'd' },
+  { name: 'a UTF-8 value whose byte length, not its string length, needs a two-byte varint', status: 200, headers: [{ name: 'x-long', value: '\u00e9'.repeat(100), append: false }, ...typical], body: Buffer.from('x'), details: 'd' },
+  { name: 'a lone surrogate is written as U+FFFD, as Buffer.from does', status: 200, headers: [{ name: 'x-bad', value: 'a\ud800b', append: false }], body: Buffer.alloc(0), details: 'd' },
   { name: 'UTF-8 details and a non-ASCII header name', status: 502, headers: [{ name: 'x-\u00fc', value: 'v', append: false }], body: Buffer.from('e'), details: 'lambda_extproc_\u00fcnicode \u2713' },
   { name: 'lengths past one varint byte: a 300-byte value, a 200 KiB body', status: 200, headers: [{ name: 'x-long', value: 'v'.repeat(300), append: false }], body: Buffer.alloc(200 * 1024, 0x61), details: 'lambda_extproc_response' },
   { name: 'a 3 MiB body (three-byte lengths all the way out)', status: 200, headers: typical, body: Buffer.alloc(3 * 1024 * 1024, 0x62), details: 'lambda_extproc_response' },
@@ -48,11 +51,17 @@ for (const c of cases) {
     t.equal(decoded.details, c.details);
     t.ok(Buffer.from(decoded.body ?? []).equals(c.body), 'body');
     t.same(
-      (decoded.headers?.set_headers ?? []).map((h) => ({ name: h.header.key, value: Buffer.from(h.header.raw_value).toString('latin1'), append: h.append.value })),
-      c.headers,
+      (decoded.headers?.set_headers ?? []).map((h) => ({ name: h.header.key, value: Buffer.from(h.header.raw_value).toString('utf8'), append: h.append.value })),
+      c.headers.map((h) => ({ ...h, value: Buffer.from(h.value, 'utf8').toString('utf8') })),
     );
   });
 }
+
+t.test('header values leave as their UTF-8 bytes: café is 63 61 66 c3 a9', async (t) => {
+  const bytes = encodeImmediateResponse(200, [{ name: 'x-word', value: 'caf\u00e9', append: false }], Buffer.alloc(0), 'd');
+  const raw = Buffer.from(decode(bytes).immediate_response.headers?.set_headers?.[0]?.header.raw_value ?? []);
+  t.strictSame([...raw], [0x63, 0x61, 0x66, 0xc3, 0xa9]);
+});
 
 t.test('the Process serializer sends encoded answers as they are and encodes objects itself', async (t) => {
   const bytes = encodeImmediateResponse(200, typical, Buffer.from('x'), 'd');
