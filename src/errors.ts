@@ -15,6 +15,7 @@ export type ErrorKind =
   | 'lambda_service' // Lambda answered another 4xx or a 5xx
   | 'lambda_response_too_large' // the answer cannot be carried: over Lambda's largest response, or over what Envoy accepts
   | 'bad_function_output' // proxy-integration output that is not a valid response
+  | 'function_error' // a streaming function failed after its response had started (InvokeComplete with ErrorCode)
   | 'payload_too_large' // the invocation payload would exceed Lambda's limit
   | 'body_truncated' // Envoy sent only part of the body (BUFFERED_PARTIAL)
   | 'body_mode' // Envoy will not send the body this route needs
@@ -57,6 +58,7 @@ const STATUS: Record<ErrorKind, number> = {
   lambda_service: 502,
   lambda_response_too_large: 502,
   bad_function_output: 502,
+  function_error: 502,
   payload_too_large: 413,
   body_truncated: 413,
   body_mode: 500,
@@ -79,6 +81,7 @@ const PUBLIC_MESSAGE: Record<ErrorKind, string> = {
   lambda_service: 'Bad Gateway',
   lambda_response_too_large: 'Bad Gateway',
   bad_function_output: 'Bad Gateway',
+  function_error: 'Bad Gateway',
   payload_too_large: 'Payload Too Large',
   body_truncated: 'Payload Too Large',
   body_mode: 'request body unavailable: set request_body_mode: BUFFERED in the Envoy ext_proc filter',
