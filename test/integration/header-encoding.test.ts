@@ -3,7 +3,9 @@
 // latin1 (one character per byte) in valid JSON; the function's non-ASCII
 // header values and Lambda's own leave as UTF-8 bytes. And a header line that
 // would split the response (a 2.0 cookie with CR/LF) never reaches the client.
+import { request } from 'node:http';
 import t from 'tap';
+import { startFrontDoor } from '../../src/dev/front-door';
 import { startFakeProxy } from '../fakes/proxy';
 import { startHarness, fakeRoute } from '../support/harness';
 
@@ -77,6 +79,33 @@ ${fakeRoute('lambda-headers-sdk', `match: { path: /sdk/lambda-headers }\nfunctio
       t.equal(r.status, 200, path);
       t.strictSame([...(r.headerBytes('x-amz-custom') ?? [])], utf8('café ☃'), path);
     }
+  });
+
+  t.test('`lambda-extproc dev` (the front door) passes header bytes through unchanged both ways', async (t) => {
+    const door = await startFrontDoor({ listen: '127.0.0.1:0', extproc: `127.0.0.1:${h.app.port}`, maxBodyBytes: 1024 * 1024 });
+    t.teardown(() => door.close());
+    // node:http writes and reads header text one byte per character: latin1 text carries the bytes.
+    const answer = await new Promise<{ status: number; word: Buffer }>((resolve, reject) => {
+      const headers = { 'x-name': Buffer.from('José', 'utf8').toString('latin1') };
+      const req = request({ host: '127.0.0.1', port: door.port, path: '/out', headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, word: Buffer.from(String(res.headers['x-word']), 'latin1') }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    t.equal(answer.status, 200);
+    t.strictSame([...answer.word], utf8('café'), 'the UTF-8 bytes reach the HTTP client');
+    const forward = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: door.port, path: '/forward', headers: { 'x-name': Buffer.from('José', 'utf8').toString('latin1') }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    t.equal(forward, 200);
+    t.match(payload().request_headers, { 'x-name': 'José' }, 'the client\'s UTF-8 bytes reach the function as José');
   });
 
   t.test('a 2.0 cookie carrying CR/LF is a 502 and no injected header reaches the client', async (t) => {
