@@ -47,8 +47,56 @@ ${fakeRoute('wrong', 'match: { path: /wrong }\nfunction_name: Ok').replace('{{se
     t.notOk(logs.includes(secret), `logs do not contain ${secret.slice(0, 12)}…`);
     t.notOk(responses.some((r) => r.body.toString('latin1').includes(secret) || r.headers.some(([, v]) => v.includes(secret))), `responses do not contain ${secret.slice(0, 12)}…`);
   }
-  const legacy = h.lambda.invocations.find((i) => i.functionName === 'Ok' && !('request_headers' in (i.json() as object)));
-  t.notMatch(legacy?.payload.toString(), /client-token|cookie-secret/, 'credential headers reach the function only with forward_request_headers');
-  const forwarded = h.lambda.invocations.find((i) => 'request_headers' in (i.json() as object));
-  t.match((forwarded?.json() as { request_headers: Record<string, string> }).request_headers, { authorization: CLIENT_TOKEN, cookie: COOKIE }, 'and then as Kong forwards them');
+});
+
+// What the function itself receives is another matter: it is the request's
+// owner, and each payload mode hands it what Kong or API Gateway would.
+t.test('credential headers reach the function by payload mode: not in legacy or forward_* without headers; in full with forward_request_headers and in API Gateway events', async (t) => {
+  const SESSION = 'client-session-token-0000-SECRET';
+  const h = await startHarness({
+    config: `
+routes:
+${fakeRoute('legacy', 'match: { path: /legacy }\nfunction_name: Legacy')}
+${fakeRoute('method-only', 'match: { path: /method-only }\nfunction_name: MethodOnly\nforward_request_method: true\nforward_request_uri: true\nforward_request_body: true')}
+${fakeRoute('forward', 'match: { path: /forward }\nfunction_name: Forward\nforward_request_headers: true')}
+${fakeRoute('apigw1', 'match: { path: /apigw1 }\nfunction_name: Gateway1\nawsgateway_compatible: true')}
+${fakeRoute('apigw2', 'match: { path: /apigw2 }\nfunction_name: Gateway2\nawsgateway_compatible: true\nawsgateway_compatible_payload_version: "2.0"')}
+`,
+    lambda: { functions: { '*': () => ({ body: '{}' }) } },
+  });
+  t.teardown(() => h.close());
+  const headers: Array<readonly [string, string]> = [
+    ['authorization', CLIENT_TOKEN],
+    ['cookie', COOKIE],
+    ['x-amz-security-token', SESSION],
+  ];
+  const payloadOf = async (path: string): Promise<{ text: string; json: Record<string, unknown>; sessionToken: string | undefined }> => {
+    const r = await h.send({ path, headers });
+    t.equal(r.status, 200, path);
+    const invocation = h.lambda.invocations.at(-1);
+    return { text: invocation?.payload.toString() ?? '', json: invocation?.json() as Record<string, unknown>, sessionToken: invocation?.sessionToken };
+  };
+  const secretsIn = (text: string) => [CLIENT_TOKEN, 'cookie-secret', SESSION].filter((secret) => text.includes(secret));
+
+  for (const path of ['/legacy', '/method-only']) {
+    const { text, sessionToken } = await payloadOf(path);
+    t.same(secretsIn(text), [], `${path}: none of the three in the payload`);
+    t.equal(sessionToken, undefined, `${path}: the client's x-amz-security-token is not taken for the signing session token`);
+  }
+
+  const forward = await payloadOf('/forward');
+  t.match(forward.json.request_headers, { authorization: CLIENT_TOKEN, cookie: COOKIE, 'x-amz-security-token': SESSION }, 'forward_request_headers: all three, as Kong forwards them');
+  t.equal(forward.sessionToken, undefined, 'and the signature still carries no session token');
+
+  const v1 = await payloadOf('/apigw1');
+  t.match(v1.json.headers, { authorization: CLIENT_TOKEN, cookie: COOKIE, 'x-amz-security-token': SESSION }, 'API Gateway 1.0: all three in headers');
+  t.match(v1.json.multiValueHeaders, { authorization: [CLIENT_TOKEN], cookie: [COOKIE], 'x-amz-security-token': [SESSION] }, 'and in multiValueHeaders');
+
+  const v2 = await payloadOf('/apigw2');
+  t.match(v2.json.headers, { authorization: CLIENT_TOKEN, 'x-amz-security-token': SESSION }, 'API Gateway 2.0: authorization and x-amz-security-token in headers');
+  t.equal((v2.json.headers as Record<string, unknown>).cookie, undefined, 'cookie is not among the 2.0 headers');
+  t.same(v2.json.cookies, [COOKIE], 'it is in cookies, as AWS sends it');
+
+  const logs = h.rawLogs();
+  t.same(secretsIn(logs), [], 'and none of them is logged, whatever the payload carried');
 });
