@@ -78,11 +78,18 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     maxMessageBytes: config.max_message_bytes,
     credentials: toServerCredentials(config.tls),
     health,
+    handshakeTimeout: config.first_message_timeout,
+    connectionIdleTimeout: config.connection_idle_timeout,
+    maxConcurrentStreams: config.max_concurrent_streams,
+    raiseResetLimits: config.raise_reset_limits,
+    onHandshakeTimeout: () => logger.debug({ timeout_ms: config.first_message_timeout }, 'connection closed: no TLS/HTTP/2 handshake within first_message_timeout'),
     stream: {
       current: () => generation,
       events: createStreamEvents(createRequestLog(logger), metrics),
       envoyMessageTimeout: config.envoy_message_timeout,
       maxBodyBytes: config.max_message_bytes,
+      maxResponseBytes: config.max_message_bytes,
+      firstMessageTimeout: config.first_message_timeout,
       allowModeOverride: config.allow_mode_override,
     },
   }).catch(async (error: unknown) => {
@@ -92,6 +99,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   });
   if (admin !== undefined) logger.info({ admin_listen: config.admin?.listen, admin_port: admin.port }, 'admin HTTP listening (/metrics, /healthz, /readyz)');
   logger.info({ listen: config.listen, port: server.port, routes: config.routes.map((r) => r.name) }, 'lambda-extproc listening');
+  logger[server.resetLimits.level]({ listen: config.listen, raise_reset_limits: config.raise_reset_limits, reset_limits_raised: server.resetLimits.raise, node: process.version }, server.resetLimits.message);
+  if (!server.handshakeGuarded) logger.warn({ first_message_timeout: config.first_message_timeout }, 'this grpc-js does not expose its http2 servers: connections that never finish their HTTP/2 handshake are not closed');
   const reload = (next: Config): void => {
     const restartOnly = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]));
     if (restartOnly.length > 0) logger.warn({ fields: restartOnly }, 'these config changes take effect only after a restart');
@@ -129,7 +138,21 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 }
 
 // Read once at start: changing them needs a new listener or a new process.
-const RESTART_ONLY = ['listen', 'admin', 'tls', 'max_message_bytes', 'envoy_message_timeout', 'allow_mode_override', 'log_level', 'watch', 'workers'] as const satisfies ReadonlyArray<keyof Config>;
+const RESTART_ONLY = [
+  'listen',
+  'admin',
+  'tls',
+  'max_message_bytes',
+  'envoy_message_timeout',
+  'allow_mode_override',
+  'log_level',
+  'watch',
+  'workers',
+  'first_message_timeout',
+  'connection_idle_timeout',
+  'max_concurrent_streams',
+  'raise_reset_limits',
+] as const satisfies ReadonlyArray<keyof Config>;
 
 // The stream reports what happened; the log and the metrics each take their part.
 function createStreamEvents(log: RequestLog, metrics: Metrics): StreamEvents {

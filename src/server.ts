@@ -3,7 +3,8 @@ import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStrea
 import { handleProcessStream, type StreamOptions } from './extproc/stream';
 import type { OutgoingResponse, ProcessingRequest } from './extproc/messages';
 import { loadSchemas } from './extproc/proto';
-import { RAISED_RESET_LIMITS, raiseResetLimits, supportsResetLimits } from './extproc/reset-limits';
+import { hasResetLimitInternals, planResetLimits, RAISED_RESET_LIMITS, raiseResetLimits, type RaiseResetLimitsMode, type ResetLimitsPlan } from './extproc/reset-limits';
+import { limitPreface, limitTlsHandshake } from './connection-guard';
 import type { HealthState, ServingStatus } from './observability/health';
 
 export interface ServerOptions {
@@ -12,13 +13,24 @@ export interface ServerOptions {
   readonly stream: StreamOptions;
   readonly health: HealthState;
   readonly credentials?: ServerCredentials;
+  /** ms a new connection has to finish its TLS and HTTP/2 handshake. */
+  readonly handshakeTimeout: number;
+  /** ms without a stream before a connection gets GOAWAY. */
+  readonly connectionIdleTimeout: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised to the client. */
+  readonly maxConcurrentStreams: number;
+  readonly raiseResetLimits: RaiseResetLimitsMode;
+  /** A connection was destroyed for not finishing its handshake in time. */
+  readonly onHandshakeTimeout?: () => void;
 }
 
 export interface RunningServer {
   readonly port: number;
   readonly server: Server;
-  /** Whether nghttp2's RST_STREAM limit was raised (Node 22.10+); else Envoy needs ext_proc_graceful_grpc_close. */
-  readonly resetLimitsRaised: boolean;
+  /** Whether nghttp2's RST_STREAM limit was raised, and the one start-up line that says so (or warns). */
+  readonly resetLimits: ResetLimitsPlan;
+  /** False when grpc-js no longer exposes its http2 servers: handshakes are then not timed out. */
+  readonly handshakeGuarded: boolean;
   /** Refuses new streams, waits for in-flight ones up to `timeoutMs`, then cuts the rest. */
   drain(timeoutMs: number): Promise<'drained' | 'forced'>;
 }
@@ -34,9 +46,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Channelz bookkeeping costs every call and nothing reads it: no channelz service is exposed.
     'grpc.enable_channelz': 0,
+    'grpc.max_concurrent_streams': options.maxConcurrentStreams,
+    // Streams in flight keep a connection busy however long Lambda takes; only stream-less time counts.
+    'grpc.max_connection_idle_ms': options.connectionIdleTimeout,
   });
-  // Envoy resets the stream after each answer: lift nghttp2's reset limit where Node allows it.
-  const resetLimitsRaised = supportsResetLimits(process.version) && raiseResetLimits(server, RAISED_RESET_LIMITS);
+  // Envoy resets the stream after each answer: lift nghttp2's reset limit where that is safe (reset-limits.ts).
+  const resetLimits = planResetLimits({ mode: options.raiseResetLimits, listen: options.listen, nodeVersion: process.version, grpcInternals: hasResetLimitInternals(server) });
+  if (resetLimits.raise) raiseResetLimits(server, RAISED_RESET_LIMITS);
+  if (options.credentials?._isSecure() === true) limitTlsHandshake(server, options.handshakeTimeout);
   server.addService(schemas.extProc, {
     Process: (call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>) => {
       if (options.health.status() !== 'SERVING') {
@@ -74,11 +91,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.listen, options.credentials ?? ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
   });
+  const handshakeGuarded = limitPreface(server, options.handshakeTimeout, options.onHandshakeTimeout ?? (() => undefined));
   options.health.set('SERVING');
   return {
     port,
     server,
-    resetLimitsRaised,
+    resetLimits,
+    handshakeGuarded,
     drain(timeoutMs) {
       options.health.set('NOT_SERVING');
       for (const call of watchers) call.end();

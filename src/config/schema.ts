@@ -156,6 +156,14 @@ export const configSchema = z
     max_message_bytes: z.number().int().positive().default(8 * 1024 * 1024),
     // Processes serving the gRPC port together (node:cluster): one event loop is one core.
     workers: z.number().int().min(1).max(64).default(1),
+    // Envoy speaks first at once: a connection must finish its TLS and HTTP/2 handshake, and a stream send its first message, within this (ms).
+    first_message_timeout: z.number().int().min(100).max(600_000).default(10_000),
+    // A connection with no stream for this long gets GOAWAY; generous, as Envoy keeps its connection open between requests.
+    connection_idle_timeout: z.number().int().min(1000).max(86_400_000).default(300_000),
+    // Advertised SETTINGS_MAX_CONCURRENT_STREAMS: Envoy opens another connection past it.
+    max_concurrent_streams: z.number().int().min(1).max(2_147_483_647).default(1000),
+    // Lift nghttp2's rapid-reset limit for Envoy's reset after each answer: auto = loopback listeners only.
+    raise_reset_limits: z.enum(['auto', 'always', 'never']).default('auto'),
     // TLS (and mTLS with client_ca_file) on the gRPC port, for an Envoy outside the pod.
     tls: tlsSchema.optional(),
     defaults: defaultsSchema.optional(),

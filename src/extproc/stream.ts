@@ -62,6 +62,10 @@ export interface StreamOptions {
   readonly envoyMessageTimeout: number;
   /** Largest request body accepted, summed over chunks. */
   readonly maxBodyBytes: number;
+  /** Largest encoded answer grpc-js will send (grpc.max_send_message_length). */
+  readonly maxResponseBytes: number;
+  /** Envoy sends request_headers as it opens a stream: a stream silent this long (ms) is not Envoy. */
+  readonly firstMessageTimeout: number;
   /** Envoy has allow_mode_override: a body Envoy will not send can be asked for with mode_override. */
   readonly allowModeOverride?: boolean;
 }
@@ -87,15 +91,25 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   let bodyBytes = 0;
   let closed = false;
   let queue = Promise.resolve();
+  // Cleared by the first message; a stream that never sends one would hold a slot and the drain.
+  let silence: NodeJS.Timeout | undefined = setTimeout(() => {
+    silence = undefined;
+    fail(GrpcStatus.DEADLINE_EXCEEDED, `no ProcessingRequest within first_message_timeout (${options.firstMessageTimeout} ms) of the stream opening`);
+  }, options.firstMessageTimeout);
 
   events.streamOpened();
   const close = (): void => {
     if (closed) return;
     closed = true;
+    if (silence !== undefined) clearTimeout(silence);
     events.streamClosed();
   };
 
   call.on('data', (message: ProcessingRequest) => {
+    if (silence !== undefined) {
+      clearTimeout(silence);
+      silence = undefined;
+    }
     events.message?.('in', message.request ?? 'none');
     // Messages are handled one at a time, in order, so answers keep Envoy's order.
     queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
@@ -116,6 +130,10 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     // Envoy half-closed: finish with OK unless an answer is still being made;
     // a body that can no longer arrive would otherwise hold the stream forever.
     // Queued behind the messages already received, so they are handled first.
+    if (silence !== undefined) {
+      clearTimeout(silence);
+      silence = undefined;
+    }
     queue = queue.then(() => {
       if (phase === 'body') fail(GrpcStatus.FAILED_PRECONDITION, 'stream half-closed before the request body was complete');
       else if (phase !== 'invoking') finish();
@@ -168,7 +186,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   }
 
   async function onRequestHeaders(message: ProcessingRequest, headers: HttpHeaders): Promise<void> {
-    if (phase !== 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_headers received twice on one stream');
+    if (phase !== 'start') return fail(GrpcStatus.FAILED_PRECONDITION, head === undefined ? 'request_headers received after a response-phase message' : 'request_headers received twice on one stream');
     const attributes = message.attributes?.[ATTRIBUTES_KEY]?.fields;
     head = toRequestHead(readHeaderMap(headers.headers), Date.now(), attributes?.['request.protocol']?.stringValue);
     const xdsRouteName = attributes?.['xds.route_name']?.stringValue;
@@ -229,6 +247,8 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   }
 
   async function onResponsePhase(kind: RequestCase): Promise<void> {
+    // No request phase at all (request_header_mode SKIP, response headers SEND): nothing of ours to do.
+    if (phase === 'start') phase = 'passthrough';
     if (phase === 'passthrough') return send(continueFor(kind));
     return fail(GrpcStatus.FAILED_PRECONDITION, `${kind} received before the request was answered`);
   }
@@ -251,18 +271,25 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   }
 
   // Envoy's message_timeout (200 ms by default) is far below a Lambda call:
-  // shortly before it fires, ask once for the route's timeout plus a margin.
+  // half way to it, ask once for the route's timeout plus a margin. Half, not
+  // just before: under load a late timer or a queued write must still land in time.
   function scheduleTimeoutOverride(routeTimeout: number): NodeJS.Timeout | undefined {
     const limit = options.envoyMessageTimeout;
     if (routeTimeout < limit) return undefined;
-    const margin = Math.min(50, Math.floor(limit / 4));
     return setTimeout(() => {
       if (phase === 'invoking') send(overrideTimeout(routeTimeout + 1000));
-    }, Math.max(1, limit - margin));
+    }, Math.max(1, Math.floor(limit / 2)));
   }
 
   function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string, skippedBody?: boolean): void {
-    send(immediateResponse(response, error === undefined ? 'lambda_extproc_response' : `lambda_extproc_${error.kind}`));
+    let encoded = immediateResponse(response, error === undefined ? 'lambda_extproc_response' : `lambda_extproc_${error.kind}`);
+    if (encoded.length > options.maxResponseBytes) {
+      // grpc-js would refuse to send it (RESOURCE_EXHAUSTED): answer, log and count what Envoy gets instead.
+      error = new LambdaExtprocError('lambda_response_too_large', `response of ${encoded.length} bytes (encoded for Envoy) exceeds max_message_bytes (${options.maxResponseBytes} bytes)`);
+      response = toErrorResponse(error);
+      encoded = immediateResponse(response, `lambda_extproc_${error.kind}`);
+    }
+    send(encoded);
     // End with OK at once, so an Envoy that closes gracefully is not left waiting.
     finish();
     if (head === undefined) return;
