@@ -24,6 +24,8 @@ export interface HttpRequest {
   readonly requestId: string;
   /** `HTTP/1.1`, `HTTP/2`...: Envoy's `request.protocol` attribute, when configured. */
   readonly protocol?: string | undefined;
+  /** Envoy's `source.address` attribute (`10.0.0.1:51234`, `[::1]:5000`): the client as Envoy trusts it, when configured. */
+  readonly sourceAddress?: string | undefined;
 }
 
 export interface HttpResponse {

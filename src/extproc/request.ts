@@ -2,14 +2,21 @@
 import { randomUUID } from 'node:crypto';
 import { headerValue, type HttpRequest } from '../http';
 import type { SplitHeaders } from './headers';
+import type { StructValue } from './messages';
 
 /** Everything of the request but its body, known once the headers are in. */
 export type RequestHead = Omit<HttpRequest, 'body'>;
 
-export function toRequestHead(split: SplitHeaders, receivedAt: number, protocol?: string): RequestHead {
+/** attributes["envoy.filters.http.ext_proc"].fields: what request_attributes asked Envoy for. */
+export type EnvoyAttributes = Readonly<Record<string, StructValue>>;
+
+export function toRequestHead(split: SplitHeaders, receivedAt: number, attributes?: EnvoyAttributes): RequestHead {
   const path = split.pseudo.get(':path') ?? '/';
   const q = path.indexOf('?');
   const headers = split.regular;
+  const protocol = attributes?.['request.protocol']?.stringValue;
+  // Envoy's view of the client (after use_remote_address / xff_num_trusted_hops), never a header.
+  const sourceAddress = attributes?.['source.address']?.stringValue;
   return {
     method: split.pseudo.get(':method') ?? 'GET',
     path,
@@ -20,7 +27,8 @@ export function toRequestHead(split: SplitHeaders, receivedAt: number, protocol?
     headers,
     receivedAt,
     requestId: headerValue(headers, 'x-request-id') ?? randomUUID(),
-    ...(protocol === undefined || protocol === '' ? {} : { protocol }),
+    protocol: protocol === '' ? undefined : protocol,
+    sourceAddress: sourceAddress === '' ? undefined : sourceAddress,
   };
 }
 

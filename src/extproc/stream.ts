@@ -188,7 +188,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   async function onRequestHeaders(message: ProcessingRequest, headers: HttpHeaders): Promise<void> {
     if (phase !== 'start') return fail(GrpcStatus.FAILED_PRECONDITION, head === undefined ? 'request_headers received after a response-phase message' : 'request_headers received twice on one stream');
     const attributes = message.attributes?.[ATTRIBUTES_KEY]?.fields;
-    head = toRequestHead(readHeaderMap(headers.headers), Date.now(), attributes?.['request.protocol']?.stringValue);
+    head = toRequestHead(readHeaderMap(headers.headers), Date.now(), attributes);
     const xdsRouteName = attributes?.['xds.route_name']?.stringValue;
     const selection = selectRoute(generation.table, { metadataRoute, xdsRouteName, method: head.method, pathname: head.pathname });
     if (selection.kind === 'none') {

@@ -1,7 +1,7 @@
 // Request facts that both API Gateway event formats carry: host, client
 // address, protocol, times, header maps and the body as Kong encodes it.
+import { isIP } from 'node:net';
 import type { HttpRequest } from '../http';
-import { headerValue } from '../http';
 import { MAX_ARGS } from './args';
 
 /** What the gateway builders read. */
@@ -36,14 +36,29 @@ export function domainPrefixOf(domainName: string): string {
 }
 
 /**
- * The client address: Envoy's trusted x-envoy-external-address, else the
- * first x-forwarded-for entry (the original client behind load balancers).
+ * The client's IP: Envoy's `source.address` attribute without its port.
+ * Envoy sets it from the connection, or from X-Forwarded-For only as far as
+ * use_remote_address / xff_num_trusted_hops trust it; a header the client
+ * wrote is never read here. Undefined when Envoy does not send the attribute
+ * (request_attributes lacks "source.address") or it is not an IP address.
  */
 export function sourceIpOf(request: HttpRequest): string | undefined {
-  const external = headerValue(request.headers, 'x-envoy-external-address')?.trim();
-  if (external) return external;
-  const forwarded = headerValue(request.headers, 'x-forwarded-for')?.split(',')[0]?.trim();
-  return forwarded || undefined;
+  const address = request.sourceAddress;
+  return address === undefined ? undefined : ipOfAddress(address);
+}
+
+/** `10.0.0.1:51234` → `10.0.0.1`, `[::1]:5000` → `::1`; a bare IP stays; anything else (a pipe path) → undefined. */
+export function ipOfAddress(address: string): string | undefined {
+  let host = address;
+  if (address.startsWith('[')) {
+    const close = address.indexOf(']');
+    host = close === -1 ? '' : address.slice(1, close);
+  } else if (isIP(address) === 0) {
+    // IPv4 with a port: exactly one colon (a bare IPv6 address was caught by isIP).
+    const colon = address.lastIndexOf(':');
+    host = colon === -1 ? address : address.slice(0, colon);
+  }
+  return isIP(host) === 0 ? undefined : host;
 }
 
 /** `HTTP/1.1` unless Envoy told us otherwise (`request.protocol` attribute). */

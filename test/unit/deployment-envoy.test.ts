@@ -214,6 +214,9 @@ for (const [variant, file] of Object.entries(FILES)) {
     t.equal(filter.failure_mode_allow, false, 'fail closed');
     t.ok(Array.isArray(filter.request_attributes) && filter.request_attributes.includes('xds.route_name'), 'sends xds.route_name');
     t.ok(Array.isArray(filter.request_attributes) && filter.request_attributes.includes('request.protocol'), 'sends request.protocol for API Gateway events');
+    t.ok(Array.isArray(filter.request_attributes) && filter.request_attributes.includes('source.address'), 'sends source.address: the only source of sourceIp in API Gateway events');
+    // Without it Envoy takes source.address from the last X-Forwarded-For entry, which the client writes.
+    t.equal(connectionManager(config).use_remote_address, true, 'source.address is the TCP peer, not a client-written header');
     const status = at(filter, 'status_on_error', 'code');
     t.ok(typeof status === 'number' && status >= 500 && status <= 599, 'status_on_error is a 5xx');
     t.notOk(filter.allow_mode_override, 'no mode_override needed with BUFFERED');

@@ -43,26 +43,26 @@ const KONG_HEADERS: Array<readonly [string, string]> = [
   ['multi-header', 'second'],
   ['single-header', 'hello world'],
   ['user-agent', 'curl/7.54.0'],
-  ['x-forwarded-for', '123.123.123.123, 10.0.0.1'],
+  ['x-forwarded-for', '203.0.113.66, 10.0.0.1'],
 ];
 
 const cases: Array<{ name: string; yaml: string; req: GatewayRequest; expected: unknown }> = [
   {
-    name: "builds Kong's exact 1.0 event for a regex route with named captures (Kong #12; host header added, Envoy always has one)",
-    yaml: `awsgateway_compatible: true\nmatch: { path_regex: '/(?<version>\\d+)/strip' }`,
-    req: request({ path: '/123/strip/more?boolean&multi-query=first&single-query=hello%20world&multi-query=second', headers: KONG_HEADERS, body: Buffer.from('text') }),
+    name: "builds Kong's exact 1.0 event for a regex route with named captures (Kong #12; host header added, Envoy always has one; the regex spans the whole path)",
+    yaml: `awsgateway_compatible: true\nmatch: { path_regex: '/(?<version>\\d+)/strip.*' }`,
+    req: request({ path: '/123/strip/more?boolean&multi-query=first&single-query=hello%20world&multi-query=second', headers: KONG_HEADERS, body: Buffer.from('text'), sourceAddress: '123.123.123.123:51234' }),
     expected: {
       version: '1.0',
-      resource: '/(?<version>\\d+)/strip',
+      resource: '/(?<version>\\d+)/strip.*',
       path: '/123/strip/more',
       httpMethod: 'GET',
-      headers: { host: 'abc.myhost.test', 'multi-header': 'first', 'single-header': 'hello world', 'user-agent': 'curl/7.54.0', 'x-forwarded-for': '123.123.123.123, 10.0.0.1' },
+      headers: { host: 'abc.myhost.test', 'multi-header': 'first', 'single-header': 'hello world', 'user-agent': 'curl/7.54.0', 'x-forwarded-for': '203.0.113.66, 10.0.0.1' },
       multiValueHeaders: {
         host: ['abc.myhost.test'],
         'multi-header': ['first', 'second'],
         'single-header': ['hello world'],
         'user-agent': ['curl/7.54.0'],
-        'x-forwarded-for': ['123.123.123.123, 10.0.0.1'],
+        'x-forwarded-for': ['203.0.113.66, 10.0.0.1'],
       },
       pathParameters: { version: '123' },
       queryStringParameters: { boolean: true, 'multi-query': 'first', 'single-query': 'hello world' },
@@ -86,7 +86,7 @@ const cases: Array<{ name: string; yaml: string; req: GatewayRequest; expected: 
   {
     name: 'gives a prefix route empty pathParameters, the request protocol and the domain prefix (Kong #13)',
     yaml: `awsgateway_compatible: true\nmatch: { path_prefix: /plain/strip }`,
-    req: request({ path: '/plain/strip/more', authority: 'def.myhost.test:8000', protocol: 'HTTP/1.0', headers: [['x-envoy-external-address', '10.1.2.3']] }),
+    req: request({ path: '/plain/strip/more', authority: 'def.myhost.test:8000', protocol: 'HTTP/1.0', headers: [['x-envoy-external-address', '10.1.2.3']], sourceAddress: '[2001:db8::7]:5000' }),
     expected: {
       version: '1.0',
       resource: '/plain/strip',
@@ -105,7 +105,7 @@ const cases: Array<{ name: string; yaml: string; req: GatewayRequest; expected: 
         httpMethod: 'GET',
         domainName: 'def.myhost.test',
         domainPrefix: 'def',
-        identity: { sourceIp: '10.1.2.3' },
+        identity: { sourceIp: '2001:db8::7' },
         requestId: '1234567890',
         requestTime: '06/Sep/2022:03:55:14 +0000',
         requestTimeEpoch: 1662436514000,
@@ -158,6 +158,7 @@ const cases: Array<{ name: string; yaml: string; req: GatewayRequest; expected: 
       ],
       body: Buffer.from('hello'),
       protocol: 'HTTP/2',
+      sourceAddress: '198.51.100.20:443',
     }),
     expected: {
       version: '2.0',
@@ -171,7 +172,7 @@ const cases: Array<{ name: string; yaml: string; req: GatewayRequest; expected: 
       requestContext: {
         domainName: 'abc.myhost.test',
         domainPrefix: 'abc',
-        http: { method: 'POST', path: '/pets/7', protocol: 'HTTP/2', sourceIp: '192.0.2.1', userAgent: 'curl/8' },
+        http: { method: 'POST', path: '/pets/7', protocol: 'HTTP/2', sourceIp: '198.51.100.20', userAgent: 'curl/8' },
         requestId: '1234567890',
         routeKey: 'POST /pets/{id}',
         stage: '$default',
@@ -253,4 +254,36 @@ t.test('keeps at most 100 headers, as nginx reads them', async (t) => {
   const headers = Array.from({ length: 150 }, (_, i) => [`h${i}`, 'v'] as const);
   const event = eventOf('awsgateway_compatible: true\nmatch: { path_prefix: / }', request({ path: '/p', headers })) as { headers: object };
   t.equal(Object.keys(event.headers).length, 100);
+});
+
+// Both event versions; every header a client could write to claim an address is sent too.
+const SPOOFING_HEADERS: Array<readonly [string, string]> = [
+  ['x-forwarded-for', '6.6.6.6'],
+  ['x-envoy-external-address', '7.7.7.7'],
+  ['x-real-ip', '8.8.8.8'],
+  ['forwarded', 'for=9.9.9.9'],
+];
+const sourceIpIn = (version: '1.0' | '2.0', sourceAddress: string | undefined): unknown => {
+  const event = eventOf(
+    `awsgateway_compatible: true\nawsgateway_compatible_payload_version: '${version}'\nmatch: { path_prefix: / }`,
+    request({ path: '/p', headers: SPOOFING_HEADERS, ...(sourceAddress === undefined ? {} : { sourceAddress }) }),
+  ) as { requestContext: { identity?: Record<string, unknown>; http?: Record<string, unknown> } };
+  const holder = version === '1.0' ? event.requestContext.identity : event.requestContext.http;
+  return holder !== undefined && 'sourceIp' in holder ? holder.sourceIp : '(no sourceIp key)';
+};
+
+t.test("sourceIp is Envoy's source.address without its port, in both event versions; client headers are never read", async (t) => {
+  const cases: Array<[string | undefined, unknown, string]> = [
+    ['10.0.0.1:51234', '10.0.0.1', 'IPv4 and port'],
+    ['[::1]:5000', '::1', 'IPv6 in brackets and port'],
+    ['[2001:db8::1%eth0]:80', '2001:db8::1%eth0', 'IPv6 with a zone'],
+    ['192.0.2.5', '192.0.2.5', 'an address without a port'],
+    ['2001:db8::9', '2001:db8::9', 'a bare IPv6 address'],
+    [undefined, '(no sourceIp key)', 'no source.address attribute: no sourceIp rather than a header'],
+    ['/var/run/envoy.sock', '(no sourceIp key)', 'a pipe address is no IP'],
+    ['[::1', '(no sourceIp key)', 'a broken address is no IP'],
+  ];
+  for (const version of ['1.0', '2.0'] as const) {
+    for (const [address, expected, why] of cases) t.equal(sourceIpIn(version, address), expected, `${version}: ${why}`);
+  }
 });
