@@ -99,7 +99,8 @@ function compilePath(spec: RouteMatch): (pathname: string) => MatchResult | unde
       return { pathParameters, resource };
     };
   }
-  const regex = new RegExp(spec.path_regex ?? '');
+  // The whole path, as Envoy's safe_regex matches: `/private/1` must not reach `/public/x/private/1`.
+  const regex = new RegExp(`^(?:${spec.path_regex ?? ''})$`);
   return (pathname) => {
     const found = regex.exec(pathname);
     if (found === null) return undefined;

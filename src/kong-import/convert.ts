@@ -224,16 +224,32 @@ function pluginFields(config: DeckRecord, where: string, note: (where: string, m
   return fields;
 }
 
-// Kong regexes are PCRE anchored at the start of the path.
-function toJsRegex(source: string): string | undefined {
-  const converted = source.replace(/\(\?P</g, '(?<');
-  const anchored = converted.startsWith('^') ? converted : `^${converted}`;
+/**
+ * Kong matches a `~` path at the start of the path only (the traditional
+ * router's anchored ngx.re.find, `^` prepended by the newer routers): any
+ * rest may follow. path_regex must match the whole path, so the import says
+ * so: `/x` becomes `/x.*`, an alternation is grouped first (`(?:/a|/b).*`),
+ * and a pattern already ending in `$` or `.*` is left as it is. A leading
+ * `^` is dropped: the whole-path match anchors it already.
+ */
+export function toJsRegex(source: string): string | undefined {
+  const converted = source.replace(/\(\?P</g, '(?<').replace(/^\^/, '');
   try {
-    new RegExp(anchored);
-    return anchored;
+    new RegExp(converted);
   } catch {
     return undefined;
   }
+  if (converted.includes('|')) return `(?:${converted}).*`;
+  if (endsUnescaped(converted, '$') || endsUnescaped(converted, '.*')) return converted;
+  return `${converted}.*`;
+}
+
+// True when `source` ends with `tail` and the tail's first character is not escaped.
+function endsUnescaped(source: string, tail: string): boolean {
+  if (!source.endsWith(tail)) return false;
+  let backslashes = 0;
+  for (let i = source.length - tail.length - 1; i >= 0 && source[i] === '\\'; i--) backslashes++;
+  return backslashes % 2 === 0;
 }
 
 function labelOf(route: DeckRecord, index: number): string {

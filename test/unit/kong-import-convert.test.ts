@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load';
-import { convertDeck } from '../../src/kong-import/convert';
+import { convertDeck, toJsRegex } from '../../src/kong-import/convert';
+import { compileRoutes, selectRoute } from '../../src/routing';
 import { importKong } from '../../src/kong-import/import-kong';
 import { parseDeck, readDeckFile } from '../../src/kong-import/read-deck';
 
@@ -30,7 +31,7 @@ t.test('imports a decK dump: routes in Kong evaluation order, one per path, with
     'regex first, then the longest prefix',
   );
   const byName = Object.fromEntries(routes.map((r) => [r.name, r]));
-  t.same(byName['order-by-id']?.match, { path_regex: '^/orders/(?<id>\\d+)$', methods: ['GET', 'DELETE'] }, '~ path → anchored path_regex');
+  t.same(byName['order-by-id']?.match, { path_regex: '/orders/(?<id>\\d+)$', methods: ['GET', 'DELETE'] }, '~ path ending in $ → the same whole-path path_regex');
   t.same(byName['orders-list']?.match, { path_prefix: '/orders', methods: ['GET'] });
   t.same(byName['orders-list'], {
     name: 'orders-list',
@@ -128,7 +129,7 @@ plugins: [{ name: aws-lambda, config: { function_name: f } }]
 routes:
   - { name: p, paths: ["~/users/(?P<id>[0-9]+)$", "~/broken/("] }
 `);
-  t.same(routes.map((r) => r.match), [{ path_regex: '^/users/(?<id>[0-9]+)$' }]);
+  t.same(routes.map((r) => r.match), [{ path_regex: '/users/(?<id>[0-9]+)$' }]);
   t.match(notes.map((n) => n.message).join('\n'), /regex path "~\/broken\/\(" is not a valid JavaScript regular expression/);
 });
 
@@ -161,4 +162,36 @@ t.test('a plugin value lambda-extproc rejects fails the import with the problem 
   t.equal(out.code, 1);
   t.match(out.stdout, /invocation_type: Sometimes/, 'still printed, to be fixed by hand');
   t.match(out.stderr, /does not pass check:\nroutes\[0\]\.invocation_type:/);
+});
+
+// Kong's router matches a `~` path at the start of the path only; the rest may
+// be anything. path_regex matches the whole path, so the import must say so.
+t.test("regex paths keep Kong's start-anchored meaning under the whole-path path_regex", async (t) => {
+  t.same(
+    ['/v(?<version>\\d+)/items', '^/x', '/a|/b', '/exact$', '/escaped\\$', '/any.*', '/dots\\.*', '/backslash\\\\.*'].map(toJsRegex),
+    ['/v(?<version>\\d+)/items.*', '/x.*', '(?:/a|/b).*', '/exact$', '/escaped\\$.*', '/any.*', '/dots\\.*.*', '/backslash\\\\.*'],
+    'a rest is allowed unless the pattern ends in $ or .*; alternatives are grouped first; ^ is dropped (the match anchors it)',
+  );
+  const { routes } = convertText(`_format_version: "3.0"
+plugins: [{ name: aws-lambda, config: { function_name: f, aws_region: us-east-1 } }]
+routes:
+  - { name: versioned, paths: ['~/v(?P<version>\\d+)/items'] }
+  - { name: either, paths: ['~/red|/blue'] }
+  - { name: exact, paths: ['~/only/[0-9]+$'] }
+`);
+  const loaded = parseConfig(JSON.stringify({ routes }), {});
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const table = compileRoutes(loaded.config.routes);
+  const picked = (pathname: string): unknown => {
+    const selection = selectRoute(table, { metadataRoute: undefined, xdsRouteName: undefined, method: 'GET', pathname });
+    return selection.kind === 'route' ? [selection.route.config.name, selection.match.pathParameters] : selection.kind;
+  };
+  // Kong: ngx.re.find(path, regex, "ajo") (anchored at the start, not the end).
+  t.same(picked('/v2/items'), ['versioned', { version: '2' }]);
+  t.same(picked('/v2/items/17'), ['versioned', { version: '2' }], 'a longer path still matches, as in Kong');
+  t.equal(picked('/api/v2/items'), 'none', 'not in the middle of the path, as in Kong');
+  t.same(picked('/blue/sky'), ['either', {}], 'each alternative anchored at the start and open at the end');
+  t.equal(picked('/sky/blue'), 'none');
+  t.same(picked('/only/42'), ['exact', {}]);
+  t.equal(picked('/only/42/more'), 'none', 'a $ the author wrote still ends the match');
 });
