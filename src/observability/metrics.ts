@@ -11,6 +11,13 @@ export interface RequestSample {
 
 export type ReloadResult = 'success' | 'failure';
 
+/**
+ * The route label of requests that named a route the config lacks. Label
+ * values come from the config only: a name taken from the request (gRPC
+ * metadata x-lambda-extproc-route) would add a series per name, for ever.
+ */
+export const UNKNOWN_ROUTE_LABEL = '(unknown)';
+
 export interface Metrics {
   readonly contentType: string;
   requestDone(sample: RequestSample): void;
@@ -80,7 +87,8 @@ export function createMetrics(): Metrics {
   return {
     contentType: registry.contentType,
     requestDone(sample) {
-      requestSeries(sample.route, String(sample.status), sample.error?.kind ?? 'none').inc();
+      const cause = sample.error?.kind ?? 'none';
+      requestSeries(cause === 'unknown_route' ? UNKNOWN_ROUTE_LABEL : sample.route, String(sample.status), cause).inc();
     },
     requestCancelled(route) {
       requestSeries(route, '499', 'cancelled').inc();

@@ -72,7 +72,8 @@ t.test('requests, invoke latency, streams, reloads and process metrics are scrap
   t.equal(value(samples, 'lambda_extproc_requests_total', { route: 'ok', status: '200', cause: 'none' }), 2);
   t.equal(value(samples, 'lambda_extproc_requests_total', { route: 'crash', status: '200', cause: 'none' }), 1, 'a function error is still Lambda answering');
   t.equal(value(samples, 'lambda_extproc_requests_total', { route: 'busy', status: '429', cause: 'lambda_throttled' }), 1);
-  t.equal(value(samples, 'lambda_extproc_requests_total', { route: 'nosuch', status: '500', cause: 'unknown_route' }), 1);
+  t.equal(value(samples, 'lambda_extproc_requests_total', { route: '(unknown)', status: '500', cause: 'unknown_route' }), 1, 'a name the config lacks is counted under (unknown)');
+  t.notOk(text.includes('nosuch'), 'the name itself is no label value');
   t.notOk(samples.some((s) => s.name === 'lambda_extproc_requests_total' && s.labels.route === ''), 'requests let through are not counted as Lambda requests');
 
   t.equal(value(samples, 'lambda_extproc_invoke_duration_seconds_count', { route: 'ok', function: 'ok-fn' }), 2);
@@ -145,4 +146,39 @@ t.test('credential fetches are counted by source and outcome: one fetch serves m
   const refreshes = samples.filter((s) => s.name === 'lambda_extproc_credential_refreshes_total');
   t.same(refreshes.map((s) => ({ ...s.labels, value: s.value })), [{ source: 'env', outcome: 'refreshed', value: 1 }], 'the chain answered from the environment, once');
   t.notOk(text.includes('chain-secret-0001'), 'secret key not in /metrics');
+});
+
+/** Every series whose labels name a route or function, as `name{labels}`. */
+function routeSeries(samples: Sample[]): string[] {
+  return samples.filter((s) => s.labels.route !== undefined || s.labels.function !== undefined).map((s) => `${s.name}${JSON.stringify(s.labels)}`);
+}
+
+t.test('route names the config lacks add no series: 300 unknown names are counted under one (unknown) series', async (t) => {
+  const h = await startHarness({ config: CONFIG, lambda: { functions: { 'ok-fn': () => ({ body: '{}' }), 'crash-fn': () => ({ body: '{}', delayMs: 3000 }) } } });
+  t.teardown(() => h.close());
+  const port = h.app.adminPort ?? 0;
+  const ok = await h.send({ path: '/ok' });
+  t.equal(ok.status, 200);
+  const cancelled = await h.send({ path: '/crash', cancelAfterMs: 200 });
+  t.equal(cancelled.outcome, 'cancelled', 'a cancelled request is counted under its config route');
+  const first = await h.send({ path: '/ok', metadata: { 'x-lambda-extproc-route': 'bogus-0' } });
+  t.equal(first.status, 500);
+  const before = await scrape(port);
+  const seriesBefore = routeSeries(before.samples);
+
+  for (let batch = 1; batch < 300; batch += 50) {
+    const names = Array.from({ length: Math.min(50, 300 - batch) }, (_, i) => `bogus-${batch + i}-${'n'.repeat(40)}`);
+    const answers = await Promise.all(names.map((name) => h.send({ path: '/ok', metadata: { 'x-lambda-extproc-route': name } })));
+    t.equal(answers.filter((a) => a.status === 500).length, names.length, `${names.length} unknown names answered 500`);
+  }
+  const after = await scrape(port);
+  t.same(routeSeries(after.samples), seriesBefore, 'the same series as after the first unknown name');
+  t.equal(value(after.samples, 'lambda_extproc_requests_total', { route: '(unknown)', status: '500', cause: 'unknown_route' }), 300, 'all 300 counted');
+  const labelValues = new Set(after.samples.flatMap((s) => [s.labels.route, s.labels.function]).filter((v): v is string => v !== undefined));
+  t.same([...labelValues].sort(), ['(unknown)', 'crash', 'crash-fn', 'ok', 'ok-fn'], 'label values come from the config, plus the one fixed (unknown)');
+  t.equal(value(after.samples, 'lambda_extproc_requests_total', { route: 'crash', status: '499', cause: 'cancelled' }), 1);
+  t.notOk(after.text.includes('bogus'), 'no requested name in /metrics');
+  // Only our own metrics: Node's GC metrics add a series per GC kind when one first runs.
+  const ours = (text: string): number => text.split('\n').filter((line) => line.includes('lambda_extproc_')).join('\n').length;
+  t.ok(ours(after.text) - ours(before.text) < 64, `lambda_extproc_* text grew ${ours(after.text) - ours(before.text)} bytes (${ours(before.text)} → ${ours(after.text)}; all of /metrics ${before.text.length} → ${after.text.length})`);
 });
