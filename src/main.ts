@@ -13,6 +13,7 @@ import { renderConfigJsonSchema } from './config/json-schema';
 import { formatProblems, loadConfigFile } from './config/load';
 import { routeProblems } from './config/route-problems';
 import { watchConfigFile } from './config/watch';
+import type { DevSession } from './dev/dev-command';
 import { startFrontDoor, type FrontDoor } from './dev/front-door';
 import { importKong } from './kong-import/import-kong';
 import { createLogger } from './observability/logger';
@@ -22,9 +23,12 @@ const USAGE = `Usage:
   lambda-extproc check FILE               validate a config file: exit 0, or 1 with every problem
   lambda-extproc import-kong FILE         print the config equivalent to a Kong decK file; notes on stderr
   lambda-extproc schema                   print the config file's JSON Schema
-  lambda-extproc dev FILE [--http 127.0.0.1:8000]
-                                          run the server plus a local HTTP front door in Envoy's place
-                                          (a development aid, not a production proxy)
+  lambda-extproc dev FILE [--http PORT|HOST:PORT] [--lambda PORT] [--listen PORT|HOST:PORT]
+                                          for development and tests only: run the server, a local HTTP
+                                          front door in Envoy's place (--http, default 127.0.0.1:8000) and,
+                                          when the config has local_lambda, a local Lambda runtime that runs
+                                          those handler files on 127.0.0.1 (--lambda moves it, 0 = any free
+                                          port; --listen moves the gRPC port). Not a production proxy or Lambda.
   lambda-extproc --help | --version
 
 A config FILE may also be given as --config FILE, or in LAMBDA_EXTPROC_CONFIG.
@@ -42,6 +46,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       options: {
         config: { type: 'string', short: 'c' },
         http: { type: 'string', default: '127.0.0.1:8000' },
+        lambda: { type: 'string' },
+        listen: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -124,43 +130,57 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     // The front door dials our own port in plaintext; TLS is for an Envoy elsewhere.
     if (loaded.config.tls !== undefined) process.stderr.write('dev: tls in the config is ignored; the gRPC port serves plaintext on its listen address\n');
     if (loaded.config.workers > 1) process.stderr.write('dev: workers in the config is ignored; dev runs one process\n');
-    return run(file, { ...loaded.config, tls: undefined, workers: 1 }, env, values.http);
+    // Loaded here only: the server's own run never loads the local Lambda runtime.
+    const { prepareDev } = require('./dev/dev-command') as typeof import('./dev/dev-command');
+    const prepared = prepareDev(file, { ...loaded.config, tls: undefined, workers: 1 }, env, { http: values.http, lambda: values.lambda, listen: values.listen });
+    if (!prepared.ok) {
+      process.stderr.write(`dev: ${prepared.message}\n`);
+      return prepared.code;
+    }
+    return run(file, { ...loaded.config, tls: undefined, workers: 1 }, env, prepared.session);
   }
   return run(file, loaded.config, env);
 }
 
-async function run(file: string, config: Parameters<typeof startApp>[0], env: NodeJS.ProcessEnv, devHttp?: string): Promise<number> {
+async function run(file: string, config: Parameters<typeof startApp>[0], env: NodeJS.ProcessEnv, dev?: DevSession): Promise<number> {
   const workerId = cluster.worker?.id;
   const level = env.LOG_LEVEL === undefined ? config.log_level : (env.LOG_LEVEL as typeof config.log_level);
   const logger = createLogger(level, undefined, workerId === undefined ? {} : { worker: workerId, pid: process.pid });
   // One request's failure must never take the process down.
   process.on('unhandledRejection', (reason) => logger.error({ error: String(reason) }, 'unhandled rejection'));
+  if (dev === undefined && config.local_lambda !== undefined && workerId === undefined) logger.info('local_lambda is used by `lambda-extproc dev` only; the server ignores it');
   if (cluster.isPrimary && config.workers > 1) return runPrimary(file, config, logger);
   // A worker leaves the admin port, the file watch and the signals' fan-out to the primary.
   const isWorker = workerId !== undefined;
   let app;
   try {
+    if (dev !== undefined) config = await dev.start(config, logger);
     app = await startApp(config, { env, logger, serveAdmin: !isWorker });
   } catch (error) {
     logger.fatal({ error: (error as Error).message }, 'cannot start');
+    await dev?.close();
     logger.flush();
     return 1;
   }
   const running = app;
   let frontDoor: FrontDoor | undefined;
-  if (devHttp !== undefined) {
+  if (dev !== undefined) {
     try {
-      frontDoor = await startFrontDoor({ listen: devHttp, extproc: `${connectHost(config.listen)}:${running.port}`, maxBodyBytes: config.max_message_bytes });
+      frontDoor = await startFrontDoor({ listen: dev.http, extproc: `${connectHost(config.listen)}:${running.port}`, maxBodyBytes: config.max_message_bytes });
     } catch (error) {
-      logger.fatal({ error: (error as Error).message, http: devHttp }, 'cannot start the dev front door');
+      logger.fatal({ error: (error as Error).message, http: dev.http }, 'cannot start the dev front door');
       await running.stop(0);
+      await dev.close();
       logger.flush();
       return 1;
     }
-    logger.info({ http: `http://${devHttp.slice(0, devHttp.lastIndexOf(':'))}:${frontDoor.port}`, port: frontDoor.port }, 'dev front door listening (a development aid, not a production proxy)');
+    logger.info({ http: `http://${dev.http.slice(0, dev.http.lastIndexOf(':'))}:${frontDoor.port}`, port: frontDoor.port }, 'dev front door listening (a development aid, not a production proxy)');
+    dev.announce(frontDoor.port);
   }
-  process.on('SIGHUP', () => running.reloadFile(file));
-  const watcher = config.watch && !isWorker ? watchConfigFile(file, () => running.reloadFile(file)) : undefined;
+  // dev re-applies its address changes to a reloaded file.
+  const reload = (): void => (dev === undefined ? void running.reloadFile(file) : dev.reload(running));
+  process.on('SIGHUP', reload);
+  const watcher = config.watch && !isWorker ? watchConfigFile(file, reload) : undefined;
   if (isWorker) answerMetricsRequests(() => running.metrics.snapshot());
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -171,7 +191,9 @@ async function run(file: string, config: Parameters<typeof startApp>[0], env: No
       logger.info({ signal, drain_timeout_ms: config.drain_timeout }, 'draining');
       watcher?.close();
       void frontDoor?.close();
-      void running.stop().then((result) => {
+      void running.stop().then(async (result) => {
+        // After the drain: in-flight invocations still needed the local runtime.
+        await dev?.close();
         logger.info({ result }, 'stopped');
         logger.flush();
         resolve(0);

@@ -138,6 +138,22 @@ export const tlsSchema = z.strictObject({
   client_ca_file: readableFile.optional(),
 });
 
+/** One handler file run by `lambda-extproc dev`'s local Lambda runtime (src/dev/). */
+export const localFunctionSchema = z.strictObject({
+  // Relative to the config file's directory; exports `handler` (ESM or CommonJS).
+  handler: z.string().regex(/\.(mjs|cjs|js)$/, 'must be a .mjs, .cjs or .js file'),
+  // Lambda's default and largest function timeout (ms).
+  timeout: z.number().int().positive().max(900_000).default(3000),
+  memory_size: z.number().int().min(128).max(10_240).default(128),
+  environment: z.record(z.string(), z.string()).optional(),
+});
+
+// Used only by `lambda-extproc dev`, for development and tests; the server ignores it.
+export const localLambdaSchema = z.strictObject({
+  listen: z.string().regex(/^127\.0\.0\.1:\d{1,5}$/, 'must be 127.0.0.1:PORT: the local Lambda runtime serves loopback only').default('127.0.0.1:9000'),
+  functions: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a function name is 1-64 letters, digits, - or _'), localFunctionSchema),
+});
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -146,6 +162,8 @@ export const configSchema = z
     // Reload when the file changes, as SIGHUP does (ConfigMap updates need no signal).
     watch: z.boolean().default(false),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // The request line's path keeps its query string only when true: a query may carry a token.
+    log_query: z.boolean().default(false),
     // Envoy's ext_proc message_timeout in ms, so slow invocations can ask for more time.
     envoy_message_timeout: z.number().int().positive().default(200),
     // Mirrors Envoy's allow_mode_override: when Envoy sends no body (request_body_mode NONE), ask it for BUFFERED.
@@ -166,6 +184,7 @@ export const configSchema = z
     raise_reset_limits: z.enum(['auto', 'always', 'never']).default('auto'),
     // TLS (and mTLS with client_ca_file) on the gRPC port, for an Envoy outside the pod.
     tls: tlsSchema.optional(),
+    local_lambda: localLambdaSchema.optional(),
     defaults: defaultsSchema.optional(),
     routes: z.array(routeSchema).min(1, 'must list at least one route'),
   })
