@@ -38,6 +38,8 @@ export interface StreamExchange {
   readonly onChunk?: (index: number, chunk: Buffer) => void;
   /** Read slowly: stop reading from the gRPC stream for this long after each body chunk (a slow client). */
   readonly pauseAfterChunkMs?: number;
+  /** Keep only each chunk's arrival time and length (body stays empty): for streams too big to hold. */
+  readonly discardBodies?: boolean;
   /** The client goes away after this many body chunks: Envoy resets the ext_proc stream. */
   readonly cancelAfterChunks?: number;
 }
@@ -54,8 +56,8 @@ export interface StreamedReply {
   readonly status: number;
   readonly headers: Array<[string, string]>;
   readonly body: Buffer;
-  /** Each body message: ms since the exchange started, and its bytes. */
-  readonly chunks: Array<{ readonly at: number; readonly bytes: Buffer }>;
+  /** Each body message: ms since the exchange started, its length, and its bytes (empty with discardBodies). */
+  readonly chunks: Array<{ readonly at: number; readonly length: number; readonly bytes: Buffer }>;
   readonly headersAt?: number;
   readonly received: StreamedProcessingResponse[];
   readonly grpcCode?: number;
@@ -101,7 +103,7 @@ async function runExchange(client: InstanceType<ServiceClientConstructor>, reque
   body.forEach((chunk, index) => call.write({ request_body: { body: chunk, end_of_stream: index === body.length - 1 } }));
 
   const received: StreamedProcessingResponse[] = [];
-  const chunks: Array<{ at: number; bytes: Buffer }> = [];
+  const chunks: Array<{ at: number; length: number; bytes: Buffer }> = [];
   let status = 0;
   let responseHeaders: Array<[string, string]> = [];
   let headersAt: number | undefined;
@@ -128,7 +130,7 @@ async function runExchange(client: InstanceType<ServiceClientConstructor>, reque
       });
     };
     call.on('data', (message: StreamedProcessingResponse) => {
-      received.push(message);
+      if (request.discardBodies !== true || message.streamed_immediate_response?.body_response === undefined) received.push(message);
       const streamed = message.streamed_immediate_response;
       if (message.response === undefined && message.override_message_timeout !== undefined) return;
       if (streamed === undefined) {
@@ -154,7 +156,7 @@ async function runExchange(client: InstanceType<ServiceClientConstructor>, reque
         // Envoy answers 500 to a body before the headers.
         if (headersAt === undefined) return finish('error');
         const bytes = streamed.body_response.body ?? Buffer.alloc(0);
-        chunks.push({ at: performance.now() - started, bytes });
+        chunks.push({ at: performance.now() - started, length: bytes.length, bytes: request.discardBodies === true ? Buffer.alloc(0) : bytes });
         request.onChunk?.(chunks.length - 1, bytes);
         if (streamed.body_response.end_of_stream === true) return finish('streamed');
         if (request.cancelAfterChunks !== undefined && chunks.length >= request.cancelAfterChunks) return finish('cancelled');
@@ -164,10 +166,24 @@ async function runExchange(client: InstanceType<ServiceClientConstructor>, reque
         }
       }
     });
+    let ended = false;
+    let okStatus: { code: number; details: string } | undefined;
+    // An OK status is judged once every message before it was read (a paused reader still holds some).
+    const judgeOk = (): void => {
+      if (okStatus === undefined || !ended) return;
+      finish(headersAt !== undefined ? 'reset' : 'error', okStatus);
+    };
+    call.on('end', () => {
+      ended = true;
+      judgeOk();
+    });
     call.on('status', (grpc: { code: number; details: string }) => {
-      // A non-OK status resets a started response (500 before it); OK before end_of_stream leaves it unfinished.
-      if (headersAt !== undefined) return finish('reset', grpc);
-      finish('error', grpc);
+      if (grpc.code === 0) {
+        okStatus = grpc;
+        return judgeOk();
+      }
+      // A non-OK status resets a started response (Envoy's 500 before it).
+      finish(headersAt !== undefined ? 'reset' : 'error', grpc);
     });
     call.on('error', () => undefined);
   });
