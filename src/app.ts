@@ -85,7 +85,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     onHandshakeTimeout: () => logger.debug({ timeout_ms: config.first_message_timeout }, 'connection closed: no TLS/HTTP/2 handshake within first_message_timeout'),
     stream: {
       current: () => generation,
-      events: createStreamEvents(createRequestLog(logger), metrics),
+      events: createStreamEvents(createRequestLog(logger, { logQuery: () => current.log_query }), metrics),
       envoyMessageTimeout: config.envoy_message_timeout,
       maxBodyBytes: config.max_message_bytes,
       maxResponseBytes: config.max_message_bytes,

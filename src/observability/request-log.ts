@@ -1,5 +1,7 @@
 // The per-request log line (info), failures (error), and at debug the
 // sequence of ext_proc messages. Fields are named for log queries, not code.
+// Client text is logged bounded: the path without its query (a query may
+// carry a token), every request-derived string cut at LOG_VALUE_MAX_CHARS.
 import { createLineWriter, type Logger } from './logger';
 
 /** What a finished request tells the log (a RequestRecord fits). */
@@ -25,21 +27,30 @@ export interface RequestLog {
   message?: (direction: 'in' | 'out', kind: string) => void;
 }
 
-export function createRequestLog(logger: Logger): RequestLog {
+export interface RequestLogOptions {
+  /** The top-level `log_query` setting, read per line so a reload applies it. */
+  readonly logQuery?: () => boolean;
+}
+
+/** Longest string value a request puts in a log line; longer ones are cut and marked. */
+export const LOG_VALUE_MAX_CHARS = 1024;
+
+export function createRequestLog(logger: Logger, options: RequestLogOptions = {}): RequestLog {
   const writeLine = createLineWriter(logger);
+  const logQuery = options.logQuery ?? (() => false);
   const log: RequestLog = {
     requestDone(record) {
       const failed = record.error !== undefined && record.status >= 500;
       const level = failed ? 'error' : 'info';
-      if (logger.isLevelEnabled(level)) writeLine(level, requestMembers(record), failed ? 'request failed' : 'request');
+      if (logger.isLevelEnabled(level)) writeLine(level, requestMembers(record, logQuery()), failed ? 'request failed' : 'request');
       // Kong logs this at error level too: the function got the request without its body.
-      if (record.skippedBody === true) logger.error({ route: record.route, request_id: record.requestId }, 'request body too large: left out of the payload (skip_large_bodies, max_body_size)');
+      if (record.skippedBody === true) logger.error({ route: record.route, request_id: bounded(record.requestId) }, 'request body too large: left out of the payload (skip_large_bodies, max_body_size)');
     },
     requestCancelled(route, latencyMs) {
-      logger.info({ route, latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');
+      logger.info({ route: bounded(route), latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');
     },
     protocolError(message) {
-      logger.warn({ error: message }, 'ext_proc protocol error');
+      logger.warn({ error: bounded(message) }, 'ext_proc protocol error');
     },
   };
   if (logger.isLevelEnabled('debug')) {
@@ -48,17 +59,39 @@ export function createRequestLog(logger: Logger): RequestLog {
   return log;
 }
 
+/**
+ * `text` when it is at most LOG_VALUE_MAX_CHARS long, else its first
+ * LOG_VALUE_MAX_CHARS characters and `...[+N chars]` (N cut off): one 4 MiB
+ * :path must not write 4 MiB of log.
+ */
+export function bounded(text: string): string {
+  if (text.length <= LOG_VALUE_MAX_CHARS) return text;
+  // Never end on half a surrogate pair.
+  const end = isHighSurrogate(text.charCodeAt(LOG_VALUE_MAX_CHARS - 1)) ? LOG_VALUE_MAX_CHARS - 1 : LOG_VALUE_MAX_CHARS;
+  return `${text.slice(0, end)}...[+${text.length - end} chars]`;
+}
+
+/** The path as logged: without its query unless log_query is on, then bounded. */
+export function loggedPath(path: string, withQuery: boolean): string {
+  const q = withQuery ? -1 : path.indexOf('?');
+  return bounded(q === -1 ? path : path.slice(0, q));
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
 const json = JSON.stringify;
 
-/** The request line's fields; every value is ours or a request's plain text, none a secret. */
-function requestMembers(record: RequestLogRecord): string {
+/** The request line's fields; the function name and cause are ours, every other string is bounded. */
+function requestMembers(record: RequestLogRecord, withQuery: boolean): string {
   const { error } = record;
-  let members = `"route":${json(record.route)},"function":${json(record.functionName)},"method":${json(record.method)},"path":${json(record.path)},"status":${record.status},"latency_ms":${json(record.latencyMs)},"request_id":${json(record.requestId)}`;
-  if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":${json(record.lambdaRequestId)}`;
-  if (record.traceId !== undefined) members += `,"trace_id":${json(record.traceId)}`;
+  let members = `"route":${json(bounded(record.route))},"function":${json(record.functionName)},"method":${json(bounded(record.method))},"path":${json(loggedPath(record.path, withQuery))},"status":${record.status},"latency_ms":${json(record.latencyMs)},"request_id":${json(bounded(record.requestId))}`;
+  if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":${json(bounded(record.lambdaRequestId))}`;
+  if (record.traceId !== undefined) members += `,"trace_id":${json(bounded(record.traceId))}`;
   if (error !== undefined) {
-    members += `,"cause":${json(error.kind)},"error":${json(error.message)}`;
-    if (error.details.awsCode !== undefined) members += `,"aws_code":${json(error.details.awsCode)}`;
+    members += `,"cause":${json(error.kind)},"error":${json(bounded(error.message))}`;
+    if (error.details.awsCode !== undefined) members += `,"aws_code":${json(bounded(error.details.awsCode))}`;
   }
   return members;
 }

@@ -20,7 +20,7 @@ t.test('one info line per request with route, function, method, path, status, la
   const lines = h.logs.filter((l) => l.msg === 'request' || l.msg === 'request failed');
   t.equal(lines.length, 2, 'exactly one line per request');
   const line = lines.find((l) => l.route === 'orders') ?? {};
-  t.match(line, { level: 'info', route: 'orders', function: 'orders-fn', method: 'POST', path: '/orders/7?x=1', status: 200 });
+  t.match(line, { level: 'info', route: 'orders', function: 'orders-fn', method: 'POST', path: '/orders/7', status: 200 }); // the query is left out (log_query)
   t.type(line.latency_ms, 'number');
   t.equal(line.lambda_request_id, ok.header('x-amzn-requestid'));
   t.equal(line.trace_id, ok.header('x-amzn-trace-id'));

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import t from 'tap';
 import { batchPerTurn, type LineDestination } from '../../src/observability/batch-per-turn';
 import { createLogger } from '../../src/observability/logger';
-import { createRequestLog, type RequestLogRecord } from '../../src/observability/request-log';
+import { createRequestLog, LOG_VALUE_MAX_CHARS, type RequestLogRecord } from '../../src/observability/request-log';
 
 const capture = (): { stream: Writable; lines: () => string[] } => {
   let out = '';
@@ -18,27 +18,31 @@ const records: RequestLogRecord[] = [
   { route: 'orders', functionName: 'arn:aws:lambda:us-east-1:123456789012:function:f', method: 'GET', path: '/', status: 204, latencyMs: 0, requestId: 'r-2' },
   { route: 'busy', functionName: 'busy-fn', method: 'GET', path: '/busy', status: 429, latencyMs: 3.5, requestId: 'r-3', error: { kind: 'lambda_throttled', message: 'Rate exceeded', details: { awsCode: 'TooManyRequestsException' } } },
   { route: 'down', functionName: 'down-fn', method: 'PUT', path: '/down', status: 502, latencyMs: 12.125, requestId: 'r-4', lambdaRequestId: 'l-4', error: { kind: 'lambda_unreachable', message: 'connect ECONNREFUSED 127.0.0.1:1', details: {} } },
-  { route: 'quotes', functionName: 'q', method: 'GET', path: '/say?q="hi"\\\t\u0001é', status: 200, latencyMs: 1e-7, requestId: 'r-5' },
+  { route: 'quotes', functionName: 'q', method: 'GET', path: '/say/"hi"\\\t\u0001é?q="hi"', status: 200, latencyMs: 1e-7, requestId: 'r-5' },
 ];
 
+// What the log shows of a request's own text, written out independently of the code under test.
+const cut = (text: string): string => (text.length <= 1024 ? text : `${text.slice(0, 1024)}...[+${text.length - 1024} chars]`);
+const withoutQuery = (path: string): string => (path.includes('?') ? path.slice(0, path.indexOf('?')) : path);
+
 // What pino wrote for the request line before it had its own writer: the reference.
-const pinoLine = (record: RequestLogRecord, fields: Record<string, unknown>): string => {
+const pinoLine = (record: RequestLogRecord, fields: Record<string, unknown>, withQuery = false): string => {
   const { stream, lines } = capture();
   const logger = createLogger('info', stream, fields);
   const { error } = record;
   const failed = error !== undefined && record.status >= 500;
   logger[failed ? 'error' : 'info'](
     {
-      route: record.route,
+      route: cut(record.route),
       function: record.functionName,
-      method: record.method,
-      path: record.path,
+      method: cut(record.method),
+      path: cut(withQuery ? record.path : withoutQuery(record.path)),
       status: record.status,
       latency_ms: record.latencyMs,
-      request_id: record.requestId,
-      lambda_request_id: record.lambdaRequestId,
-      trace_id: record.traceId,
-      ...(error === undefined ? {} : { cause: error.kind, error: error.message, aws_code: error.details.awsCode }),
+      request_id: cut(record.requestId),
+      lambda_request_id: record.lambdaRequestId === undefined ? undefined : cut(record.lambdaRequestId),
+      trace_id: record.traceId === undefined ? undefined : cut(record.traceId),
+      ...(error === undefined ? {} : { cause: error.kind, error: cut(error.message), aws_code: error.details.awsCode === undefined ? undefined : cut(error.details.awsCode) }),
     },
     failed ? 'request failed' : 'request',
   );
@@ -137,4 +141,79 @@ t.test('a process that exits in the turn it logged still writes every line to st
     Array.from({ length: 500 }, (_, i) => i),
     'in order',
   );
+});
+
+t.test('the path is logged without its query unless log_query is on: a query may carry a token', async (t) => {
+  const record: RequestLogRecord = { route: 'login', functionName: 'login-fn', method: 'GET', path: '/login/cb?token=secret-123&state=x', status: 200, latencyMs: 2, requestId: 'r-q' };
+  const plain = capture();
+  createRequestLog(createLogger('info', plain.stream)).requestDone(record);
+  t.equal(withoutTime(plain.lines()[0] ?? ''), withoutTime(pinoLine(record, {})), "pino's line for the path without its query");
+  t.match(JSON.parse(plain.lines()[0] ?? '{}'), { path: '/login/cb' });
+  t.notOk(plain.lines().join('\n').includes('secret-123'), 'the token is not in the log');
+  let logQuery = true;
+  const withQuery = capture();
+  const log = createRequestLog(createLogger('info', withQuery.stream), { logQuery: () => logQuery });
+  log.requestDone(record);
+  logQuery = false;
+  log.requestDone(record);
+  const [first, second] = withQuery.lines();
+  t.equal(withoutTime(first ?? ''), withoutTime(pinoLine(record, {}, true)), 'log_query: true logs the query too');
+  t.match(JSON.parse(first ?? '{}'), { path: '/login/cb?token=secret-123&state=x' });
+  t.match(JSON.parse(second ?? '{}'), { path: '/login/cb' }, 'the setting is read per line, so a reload applies it');
+});
+
+t.test('a 4 MiB path writes a bounded line, cut and marked, still the line pino writes for the cut values', async (t) => {
+  const huge = `/${'a'.repeat(4 * 1024 * 1024)}`;
+  const record: RequestLogRecord = { route: 'r', functionName: 'f', method: 'GET', path: `${huge}?token=secret`, status: 200, latencyMs: 1, requestId: 'r-big' };
+  for (const logQuery of [false, true]) {
+    const { stream, lines } = capture();
+    createRequestLog(createLogger('info', stream), { logQuery: () => logQuery }).requestDone(record);
+    const line = lines()[0] ?? '';
+    t.ok(line.length < 2048, `log_query ${logQuery}: ${line.length} characters`);
+    const path = (JSON.parse(line) as { path: string }).path;
+    t.equal(path, `${huge.slice(0, LOG_VALUE_MAX_CHARS)}...[+${huge.length - LOG_VALUE_MAX_CHARS + (logQuery ? '?token=secret'.length : 0)} chars]`, 'the first 1024 characters, then how many were cut');
+    t.notOk(line.includes('secret'), 'a cut query is not in the log either');
+    t.equal(withoutTime(line), withoutTime(pinoLine(record, {}, logQuery)));
+  }
+});
+
+t.test("every string a request controls is cut at 1024 characters: route name from metadata, method, request id, error text, Lambda's ids", async (t) => {
+  const long = (what: string): string => `${what}-${'x'.repeat(5000)}`;
+  const record: RequestLogRecord = {
+    route: long('route'),
+    functionName: '',
+    method: long('METHOD'),
+    path: '/p',
+    status: 500,
+    latencyMs: 0.5,
+    requestId: long('request-id'),
+    lambdaRequestId: long('lambda-id'),
+    traceId: long('Root=1'),
+    error: { kind: 'unknown_route', message: `no route named "${long('route')}" (from gRPC metadata x-lambda-extproc-route)`, details: { awsCode: long('Code') } },
+  };
+  const { stream, lines } = capture();
+  createRequestLog(createLogger('info', stream)).requestDone(record);
+  const line = lines()[0] ?? '';
+  t.equal(withoutTime(line), withoutTime(pinoLine(record, {})), "pino's line for the cut values");
+  const logged = JSON.parse(line) as Record<string, string>;
+  for (const key of ['route', 'method', 'request_id', 'lambda_request_id', 'trace_id', 'error', 'aws_code']) {
+    t.ok((logged[key] ?? '').length <= LOG_VALUE_MAX_CHARS + '...[+99999 chars]'.length, `${key} is bounded`);
+    t.match(logged[key], /\.\.\.\[\+\d+ chars\]$/, `${key} is marked as cut`);
+  }
+  t.ok(line.length < 8 * 1024, `the whole line is bounded (${line.length} characters for 7 fields of 5 KiB)`);
+});
+
+t.test('the other request-derived lines are bounded too; a cut never splits a surrogate pair', async (t) => {
+  const { stream, lines } = capture();
+  const log = createRequestLog(createLogger('info', stream));
+  log.requestDone({ route: 'r', functionName: 'f', method: 'POST', path: '/p', status: 200, latencyMs: 1, requestId: `${'i'.repeat(1023)}😀${'j'.repeat(3000)}`, skippedBody: true });
+  log.requestCancelled('c'.repeat(3000), 5);
+  log.protocolError(`internal error: ${'e'.repeat(3000)}`);
+  await new Promise((resolve) => setImmediate(resolve));
+  const written = lines().map((line) => JSON.parse(line) as Record<string, string>);
+  t.equal(written.length, 4, 'request, skipped body, cancelled, protocol error');
+  t.equal(written[0]?.request_id, `${'i'.repeat(1023)}...[+${2 + 3000} chars]`, 'cut before the pair, not inside it');
+  t.equal(written[1]?.request_id, written[0]?.request_id, 'the skipped-body line');
+  t.equal(written[2]?.route, `${'c'.repeat(1024)}...[+1976 chars]`, 'the cancelled line');
+  t.equal(written[3]?.error, `internal error: ${'e'.repeat(1024 - 'internal error: '.length)}...[+${3000 - 1024 + 'internal error: '.length} chars]`, 'the protocol error line');
 });
