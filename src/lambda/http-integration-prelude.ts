@@ -4,6 +4,8 @@
 // chunks, or share one with the first body bytes.
 import { LambdaExtprocError } from '../errors';
 import { HOP_BY_HOP_HEADERS, type HeaderList } from '../http';
+import { headerLineProblem } from './header-rules';
+import { valueReason } from './proxy-output';
 
 export const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 
@@ -24,9 +26,7 @@ export interface PreludedStream {
   readonly body: AsyncIterable<Buffer>;
 }
 
-// The rules buffered proxy output applies (proxy-output.ts), for the names and values a function sets.
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const BAD_HEADER_VALUE = /[\r\n\0]/;
+// Lengths are Envoy's to set on a stream; hop-by-hop headers are not the function's to set.
 const NOT_FROM_PAYLOAD = new Set([...HOP_BY_HOP_HEADERS, 'content-length']);
 
 /** Reads the prelude off the front of `chunks`; the rest of the stream is read only when `body` is pulled. */
@@ -67,12 +67,13 @@ export function parsePrelude(bytes: Buffer): PreludeHead {
   if (prelude.headers !== undefined && prelude.headers !== null) {
     if (typeof prelude.headers !== 'object' || Array.isArray(prelude.headers)) throw badPrelude('headers must be an object');
     for (const [rawName, value] of Object.entries(prelude.headers as Record<string, unknown>)) {
-      if (!HEADER_NAME.test(rawName)) throw badPrelude(`headers has an invalid header name ${JSON.stringify(rawName)}`);
       const name = rawName.toLowerCase();
       for (const item of Array.isArray(value) ? value : [value]) {
         if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') throw badPrelude(`headers.${rawName} must be a string, number, boolean or an array of them`);
         const line = String(item);
-        if (BAD_HEADER_VALUE.test(line)) throw badPrelude(`headers.${rawName} holds a line break or NUL`);
+        // The rule every header line that leaves through us follows (header-rules.ts), with buffered proxy output's reasons.
+        const problem = headerLineProblem(rawName, line);
+        if (problem !== undefined) throw badPrelude(`headers.${rawName} ${valueReason(problem)}`);
         if (!NOT_FROM_PAYLOAD.has(name)) headers.push([name, line]);
       }
     }
@@ -80,7 +81,8 @@ export function parsePrelude(bytes: Buffer): PreludeHead {
   if (prelude.cookies !== undefined && prelude.cookies !== null) {
     if (!Array.isArray(prelude.cookies) || prelude.cookies.some((c) => typeof c !== 'string')) throw badPrelude('cookies must be an array of strings');
     for (const cookie of prelude.cookies as string[]) {
-      if (BAD_HEADER_VALUE.test(cookie)) throw badPrelude('cookies holds a line break or NUL');
+      const problem = headerLineProblem('set-cookie', cookie);
+      if (problem !== undefined) throw badPrelude(`cookies ${valueReason(problem)}`);
       headers.push(['set-cookie', cookie]);
     }
   }
