@@ -95,11 +95,15 @@ function createSession(settings: SessionSettings): DevSession {
         return adjust(loaded);
       }
       const names = new Set(settings.runtime.functions.map((fn) => fn.name));
+      const listen = settings.runtime.listen;
       runtime = await startLocalRuntime({
-        listen: settings.runtime.listen,
+        listen,
         functions: settings.runtime.functions,
         // stderr, so that stdout stays JSON log lines only.
         onLine: (name, line) => settings.write(`[${name}] ${line}\n`),
+      }).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        throw new Error(`the local Lambda runtime cannot listen on ${listen}: the port is in use (another dev, or docker compose's Lambda emulator?); --lambda PORT moves it, --lambda 0 takes a free port`);
       });
       logger.info({ local_lambda: `127.0.0.1:${runtime.port}`, port: runtime.port, functions: [...names] }, 'local Lambda runtime listening (for development and tests only; loopback only)');
       const config = adjust(loaded);

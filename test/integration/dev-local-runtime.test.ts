@@ -160,3 +160,14 @@ t.test('dev names a missing handler file (exit 1); the server run ignores local_
   t.notMatch(run.output(), /local Lambda runtime listening/);
   t.equal(await run.stop('SIGTERM'), 0);
 });
+
+t.test('dev says what to do when the local runtime port is taken (exit 1)', async (t) => {
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+  const { port } = busy.address() as AddressInfo;
+  const result = await runCli(['dev', '--config', EXAMPLE, '--http', '0', '--listen', '0', '--lambda', String(port)]);
+  t.equal(result.code, 1);
+  t.match(result.stdout, `the local Lambda runtime cannot listen on 127.0.0.1:${port}: the port is in use`);
+  t.match(result.stdout, /--lambda 0 takes a free port/);
+});
