@@ -7,6 +7,7 @@ import t from 'tap';
 import { createEnvoyClient } from '../envoy-client';
 import { startFakeLambda } from '../fakes/lambda';
 import { startCli } from '../support/cli';
+import { eventually } from '../support/eventually';
 import { watchHealth } from '../support/health-client';
 
 t.test('drains 200 in-flight requests on SIGTERM, refuses new streams, exits 0', async (t) => {
@@ -38,11 +39,12 @@ routes:
   t.equal(lambda.invocations.length, 200, 'all 200 requests reached Lambda before SIGTERM');
   const health = watchHealth(`127.0.0.1:${cli.port}`);
   t.teardown(() => health.stop());
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await eventually(() => health.seen.length > 0);
   t.same(health.seen, ['SERVING'], 'health is SERVING before the signal');
   const started = Date.now();
   const exited = cli.stop('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // NOT_SERVING and the refusal of new streams are set together: once seen, the drain has begun.
+  await eventually(() => health.seen.includes('NOT_SERVING'));
   const late = await envoy.send({ path: '/slow/late' });
   t.same(health.seen, ['SERVING', 'NOT_SERVING'], 'health turns NOT_SERVING as draining starts');
   t.equal(late.outcome, 'error', 'a stream opened while draining is refused');
