@@ -94,6 +94,7 @@ export const handler = async (event) => {
   return { pid: process.pid, calls };
 };\n`,
   'noisy.mjs': `export const handler = async (event) => { console.log('first line'); for (let i = 0; i < 200; i++) console.log('line ' + i + ' ' + 'x'.repeat(40)); console.error('last line'); return 'ok'; };\n`,
+  'big.mjs': `export const handler = async () => 'x'.repeat(6_291_556);\n`,
   'no-export.mjs': `export const notTheHandler = async () => 1;\n`,
   'syntax.mjs': `export const handler = async () => { return {; };\n`,
   'event.mjs': `import { appendFileSync } from 'node:fs';
@@ -131,6 +132,7 @@ async function startRuntime(t: Test, extra: Partial<Record<string, Partial<Local
       fn('throws', 'throws.mjs'),
       fn('trouble', 'trouble.mjs', { timeoutMs: 1000 }),
       fn('noisy', 'noisy.mjs'),
+      fn('big', 'big.mjs'),
       fn('no-export', 'no-export.mjs'),
       fn('syntax', 'syntax.mjs'),
       fn('event', 'event.mjs', { environment: { MARK_FILE: join(dir, 'events.log') } }),
@@ -381,4 +383,28 @@ routes:
     t.equal(again.status, 200, `trouble answers again after ${action}`);
     t.equal((again.json() as { calls: number }).calls, 1, `a fresh process after ${action}`);
   }
+});
+
+t.test("Lambda's limits: 413 over 6 MiB of payload (1 MiB for Event), Function.ResponseSizeTooLarge over 6291556 bytes of output, 400 for a client context that is not base64 JSON, 429 past 100 waiting invocations", async (t) => {
+  const { runtime } = await startRuntime(t);
+  const big = `"${'x'.repeat(6 * 1024 * 1024 - 2)}"`;
+  t.equal((await invoke(runtime.port, 'cjs', { payload: big })).json().style, 'cjs', 'exactly 6 MiB is accepted');
+  const over = await invoke(runtime.port, 'cjs', { payload: `${big} ` });
+  t.equal(over.status, 413);
+  t.equal(over.headers['x-amzn-errortype'], 'RequestEntityTooLargeException');
+  const overEvent = await invoke(runtime.port, 'cjs', { invocationType: 'Event', payload: `"${'x'.repeat(1024 * 1024)}"` });
+  t.equal(overEvent.status, 413, 'Event: over 1 MiB');
+  const output = await invoke(runtime.port, 'big');
+  t.equal(output.status, 200);
+  t.equal(output.headers['x-amz-function-error'], 'Unhandled');
+  t.same(output.json(), { errorType: 'Function.ResponseSizeTooLarge', errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).' });
+  const context = await invoke(runtime.port, 'hello', { headers: { 'x-amz-client-context': Buffer.from('not json').toString('base64') } });
+  t.equal(context.status, 400);
+  t.equal(context.headers['x-amzn-errortype'], 'InvalidRequestContentException');
+  // One invocation runs (and hangs), 99 wait: the 101st is refused.
+  for (let i = 0; i < 100; i++) t.equal((await invoke(runtime.port, 'trouble', { invocationType: 'Event', payload: '{"action":"hang"}' })).status, 202, `event ${i}`);
+  const refused = await invoke(runtime.port, 'trouble', { invocationType: 'Event', payload: '{"action":"hang"}' });
+  t.equal(refused.status, 429);
+  t.equal(refused.headers['x-amzn-errortype'], 'TooManyRequestsException');
+  t.match(refused.json(), { message: 'Rate Exceeded.', Reason: 'ConcurrentInvocationLimitExceeded' });
 });
