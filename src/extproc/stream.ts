@@ -10,6 +10,7 @@ import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
 import { BodySendMode, type HttpBody, type HttpHeaders, type OutgoingResponse, type ProcessingRequest, type RequestCase } from './messages';
 import { toHttpRequest, toRequestHead, type RequestHead } from './request';
+import { createDeadlines } from './deadlines';
 import { continueFor, immediateResponse, overrideTimeout, requestBufferedBody } from './responses';
 
 /** What the route handler returns: the response, and what the log needs. */
@@ -73,6 +74,11 @@ export interface StreamOptions {
 type Phase = 'start' | 'body' | 'invoking' | 'passthrough' | 'done';
 
 const ROUTE_METADATA = 'x-lambda-extproc-route';
+// After its answer Envoy half-closes (graceful close) or resets (its default)
+// at once; a client that does neither gets its OK status after this long,
+// Envoy's own wait for the server's trailers.
+export const CLOSE_WAIT_MS = 1000;
+const deadlines = createDeadlines(50);
 const ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc';
 
 export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>, options: StreamOptions): void {
@@ -90,24 +96,28 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   let chunks: Buffer[] = [];
   let bodyBytes = 0;
   let closed = false;
+  let halfClosed = false;
   let queue = Promise.resolve();
-  // Cleared by the first message; a stream that never sends one would hold a slot and the drain.
-  let silence: NodeJS.Timeout | undefined = setTimeout(() => {
+  // Cancelled by the first message; a stream that never sends one would hold a slot and the drain.
+  let silence: (() => void) | undefined = deadlines.add(options.firstMessageTimeout, () => {
     silence = undefined;
     fail(GrpcStatus.DEADLINE_EXCEEDED, `no ProcessingRequest within first_message_timeout (${options.firstMessageTimeout} ms) of the stream opening`);
-  }, options.firstMessageTimeout);
+  });
+  // Set while an answered stream waits for Envoy to close it.
+  let closeWait: (() => void) | undefined;
 
   events.streamOpened();
   const close = (): void => {
     if (closed) return;
     closed = true;
-    if (silence !== undefined) clearTimeout(silence);
+    silence?.();
+    closeWait?.();
     events.streamClosed();
   };
 
   call.on('data', (message: ProcessingRequest) => {
     if (silence !== undefined) {
-      clearTimeout(silence);
+      silence();
       silence = undefined;
     }
     events.message?.('in', message.request ?? 'none');
@@ -130,8 +140,9 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     // Envoy half-closed: finish with OK unless an answer is still being made;
     // a body that can no longer arrive would otherwise hold the stream forever.
     // Queued behind the messages already received, so they are handled first.
+    halfClosed = true;
     if (silence !== undefined) {
-      clearTimeout(silence);
+      silence();
       silence = undefined;
     }
     queue = queue.then(() => {
@@ -150,6 +161,18 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     phase = 'done';
     if (!call.cancelled && !call.writableEnded) call.end();
     close();
+  }
+
+  // Envoy closes the stream itself after an immediate response: OK trailers sent
+  // now would race its reset (frames on a stream it has reset count against the
+  // connection), so they go out on its half-close, or after CLOSE_WAIT_MS.
+  function awaitClose(): void {
+    if (halfClosed) return finish();
+    phase = 'done';
+    closeWait = deadlines.add(CLOSE_WAIT_MS, () => {
+      closeWait = undefined;
+      finish();
+    });
   }
 
   function fail(code: GrpcStatus, details: string): void {
@@ -290,8 +313,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
       encoded = immediateResponse(response, `lambda_extproc_${error.kind}`);
     }
     send(encoded);
-    // End with OK at once, so an Envoy that closes gracefully is not left waiting.
-    finish();
+    awaitClose();
     if (head === undefined) return;
     const traceId = headerValue(response.headers, 'x-amzn-trace-id');
     events.requestDone({

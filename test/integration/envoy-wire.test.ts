@@ -7,6 +7,7 @@ import { startHarness, fakeRoute, type Harness } from '../support/harness';
 import { within } from '../support/eventually';
 import { atOrAbove } from '../support/log-levels';
 import { openProcessStream } from '../support/open-stream';
+import { CLOSE_WAIT_MS } from '../../src/extproc/stream';
 
 const MiB = 1024 * 1024;
 
@@ -217,14 +218,34 @@ t.test('Envoy wire behaviour', async (t) => {
       t.same(atOrAbove(logs, 'warn').map((l) => l.msg), [], 'nothing at warn or above');
       t.notOk(logs.some((l) => l.msg === 'request cancelled by Envoy before the answer'));
     });
-    t.test('the answer ends the stream with OK at once, without waiting for the half-close', async (t) => {
-      // This client never half-closes: a server that waited for it would never send a status.
+    const bodiless = { request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/lambda1') }, { key: ':method', raw_value: Buffer.from('GET') }] }, end_of_stream: true } };
+    const answered = async (stream: ReturnType<typeof openProcessStream>): Promise<void> => {
+      while (stream.received.at(-1)?.immediate_response === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    t.test('after its answer the stream waits for Envoy to close it: a half-close gets the OK status', async (t) => {
       const stream = openProcessStream(`127.0.0.1:${h.app.port}`);
       t.teardown(() => stream.close());
-      stream.write({ request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/lambda1') }, { key: ':method', raw_value: Buffer.from('GET') }] }, end_of_stream: true } });
+      let settled = false;
+      void stream.status.then(() => (settled = true));
+      stream.write(bodiless);
+      await answered(stream);
+      // Well inside CLOSE_WAIT_MS: the OK trailers must not have raced ahead of Envoy's close.
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS / 5));
+      t.equal(settled, false, 'no status before the half-close');
+      stream.end();
+      const status = await within(stream.status, 10_000, { code: -1 });
+      t.equal(status.code, GrpcStatus.OK, 'OK once the client half-closed');
+    });
+    t.test('a client that neither half-closes nor resets gets OK after the bounded wait', async (t) => {
+      const stream = openProcessStream(`127.0.0.1:${h.app.port}`);
+      t.teardown(() => stream.close());
+      stream.write(bodiless);
+      await answered(stream);
+      const started = Date.now();
       const status = await within(stream.status, 10_000, { code: -1 });
       t.equal(status.code, GrpcStatus.OK, 'OK while the client side is still open');
-      t.ok(stream.received.at(-1)?.immediate_response, 'after the immediate response');
+      // One-sided: the status waited for the close (it was sent at once before).
+      t.ok(Date.now() - started >= CLOSE_WAIT_MS / 2, `status came ${Date.now() - started} ms after the answer`);
       const r = await h.send({ path: '/lambda1', closeMode: 'graceful' });
       t.equal(r.status, 200, 'and a gracefully closing Envoy gets its answer');
     });

@@ -12,6 +12,8 @@ export interface OpenStream {
   /** The server's final gRPC status, whenever it comes. */
   readonly status: Promise<{ code: number; details: string }>;
   write(message: ProcessingRequest): void;
+  /** Half-closes the client side, as Envoy's graceful close does. */
+  end(): void;
   /** Cancels the stream if still open and closes the channel. */
   close(): void;
 }
@@ -36,6 +38,7 @@ export function openProcessStream(address: string): OpenStream {
     received,
     status,
     write: (message) => void call.write(message),
+    end: () => call.end(),
     close: () => {
       if (!ended) call.cancel();
       client.close();
