@@ -8,9 +8,10 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Dispatcher, Pool } from 'undici';
 import type { Cancellation } from '../cancellation';
 import { headerTextFromLatin1 } from '../header-text';
-import { headerValue, type HeaderList } from '../http';
+import type { HeaderList } from '../http';
 import { createInvokeSigner, uriEscape } from './sigv4';
-import { classifyInvokeError, type InvokeTarget, type LambdaResult, type SdkErrorShape } from './invoke';
+import { toLambdaApiError } from './api-error';
+import { classifyInvokeError, type InvokeTarget, type LambdaResult } from './invoke';
 import { announcesTooMuch, LAMBDA_RESPONSE_LIMIT, responseTooLarge } from './response-limit';
 
 export interface FastInvokeSettings {
@@ -62,7 +63,7 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
         stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: signed, body }, target.functionName, resolve, reject);
       });
       const headers = toHeaderList(response.headers);
-      if (response.statusCode >= 400) throw lambdaApiError(response.statusCode, headers, response.body);
+      if (response.statusCode >= 400) throw toLambdaApiError(response.statusCode, headers, response.body);
       return { status: response.statusCode, headers, body: response.body };
     } catch (error) {
       throw classifyInvokeError(error, target, timedOut, cancellation.cancelled);
@@ -156,26 +157,4 @@ function toHeaderList(headers: Record<string, string | string[] | undefined>): H
     list.push([name.toLowerCase(), headerTextFromLatin1(Array.isArray(value) ? value.join(',') : value)]);
   }
   return list;
-}
-
-/** A Lambda API error answer, shaped as the SDK's service exceptions are, so classifyInvokeError maps both paths alike. */
-function lambdaApiError(status: number, headers: HeaderList, body: Buffer): SdkErrorShape {
-  let parsed: Record<string, unknown> = {};
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
-    if (value !== null && typeof value === 'object') parsed = value as Record<string, unknown>;
-  } catch {
-    // not JSON: the code comes from the header alone
-  }
-  const header = headerValue(headers, 'x-amzn-errortype');
-  const rawCode = header ?? stringOf(parsed.code) ?? stringOf(parsed.__type) ?? '';
-  // AWS sends "Code:http://internal..." in the header and "namespace#Code" in bodies.
-  const code = (rawCode.split(':')[0] ?? '').split('#').pop() ?? '';
-  const name = code === '' ? 'UnknownError' : code;
-  const message = stringOf(parsed.message) ?? stringOf(parsed.Message) ?? name;
-  return { name, message, $metadata: { httpStatusCode: status }, $response: { statusCode: status, headers: Object.fromEntries(headers) } };
-}
-
-function stringOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
