@@ -1,6 +1,7 @@
 // Prometheus metrics of one running sidecar. Each app gets its own registry,
 // built once, so the metric objects are never created per request.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { registerCounter, registerHistogram, type CounterSeries, type HistogramSeries } from './labelled-series';
 
 /** The parts of a finished request the metrics need (a RequestRecord fits). */
 export interface RequestSample {
@@ -43,19 +44,9 @@ const INVOKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({
-    name: 'lambda_extproc_requests_total',
-    help: 'Requests answered for Lambda routes, by route, HTTP status and error cause (none when it succeeded).',
-    labelNames: ['route', 'status', 'cause'] as const,
-    registers: [registry],
-  });
-  const invokeDuration = new Histogram({
-    name: 'lambda_extproc_invoke_duration_seconds',
-    help: 'Time spent in Lambda Invoke calls, by route and function, whatever their outcome.',
-    labelNames: ['route', 'function'] as const,
-    buckets: INVOKE_BUCKETS,
-    registers: [registry],
-  });
+  // Counted once or twice per request: series are plain objects found by route, status and cause.
+  const requests = registerCounter(registry, 'lambda_extproc_requests_total', 'Requests answered for Lambda routes, by route, HTTP status and error cause (none when it succeeded).');
+  const invokeDuration = registerHistogram(registry, 'lambda_extproc_invoke_duration_seconds', 'Time spent in Lambda Invoke calls, by route and function, whatever their outcome.', INVOKE_BUCKETS);
   const streams = new Gauge({
     name: 'lambda_extproc_streams_in_flight',
     help: 'ext_proc Process streams open right now.',
@@ -81,20 +72,36 @@ export function createMetrics(): Metrics {
   // Zero series make rate() and absent-alerts work before the first reload.
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
-  // Label children by their values: prom-client hashes a label object on every call otherwise.
-  const requestSeries = cachedBy((route: string, status: string, cause: string) => requests.labels(route, status, cause));
-  const invokeSeries = cachedBy((route: string, functionName: string) => invokeDuration.labels(route, functionName));
+  // Nested maps, not a joined key: a lookup makes no string. Series never go away (label values come from the config).
+  const requestSeries = new Map<string, Map<number, Map<string, CounterSeries>>>();
+  const requestsOf = (route: string, status: number, cause: string): CounterSeries => {
+    let byStatus = requestSeries.get(route);
+    if (byStatus === undefined) requestSeries.set(route, (byStatus = new Map()));
+    let byCause = byStatus.get(status);
+    if (byCause === undefined) byStatus.set(status, (byCause = new Map()));
+    let series = byCause.get(cause);
+    if (series === undefined) byCause.set(cause, (series = requests.series({ route, status: String(status), cause })));
+    return series;
+  };
+  const invokeSeries = new Map<string, Map<string, HistogramSeries>>();
+  const invokesOf = (route: string, functionName: string): HistogramSeries => {
+    let byFunction = invokeSeries.get(route);
+    if (byFunction === undefined) invokeSeries.set(route, (byFunction = new Map()));
+    let series = byFunction.get(functionName);
+    if (series === undefined) byFunction.set(functionName, (series = invokeDuration.series({ route, function: functionName })));
+    return series;
+  };
   return {
     contentType: registry.contentType,
     requestDone(sample) {
       const cause = sample.error?.kind ?? 'none';
-      requestSeries(cause === 'unknown_route' ? UNKNOWN_ROUTE_LABEL : sample.route, String(sample.status), cause).inc();
+      requestsOf(cause === 'unknown_route' ? UNKNOWN_ROUTE_LABEL : sample.route, sample.status, cause).inc();
     },
     requestCancelled(route) {
-      requestSeries(route, '499', 'cancelled').inc();
+      requestsOf(route, 499, 'cancelled').inc();
     },
     invokeObserved(route, functionName, seconds) {
-      invokeSeries(route, functionName).observe(seconds);
+      invokesOf(route, functionName).observe(seconds);
     },
     streamOpened: () => streams.inc(),
     streamClosed: () => streams.dec(),
@@ -107,18 +114,5 @@ export function createMetrics(): Metrics {
     },
     render: () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON(),
-  };
-}
-
-function cachedBy<A extends string[], V>(make: (...key: A) => V): (...key: A) => V {
-  const cache = new Map<string, V>();
-  return (...key) => {
-    const id = key.join('\u0000');
-    let value = cache.get(id);
-    if (value === undefined) {
-      value = make(...key);
-      cache.set(id, value);
-    }
-    return value;
   };
 }
