@@ -6,8 +6,6 @@ export interface Environment {
   readonly worker: Worker;
   readonly lambda: Started;
   readonly sidecar: StartedSidecar;
-  /** The same sidecar config with `workers: N`, when asked for. */
-  readonly multi: { readonly workers: number; readonly sidecar: StartedSidecar } | undefined;
   readonly grpcFloor: Started;
   stop(): Promise<void>;
 }
@@ -19,8 +17,6 @@ export interface EnvironmentOptions {
   readonly nodeFlags: readonly string[];
   /** More flags for the sidecars alone (the profiler's). */
   readonly sidecarNodeArgs?: readonly string[];
-  /** Also start a sidecar with this many workers (0 or 1: none). */
-  readonly multiWorkers?: number;
 }
 
 export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
@@ -37,19 +33,11 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     stops.push(async () => config.remove());
     const sidecar = await startSidecar(config.path, sidecarArgs);
     stops.push(sidecar.stop);
-    let multi: Environment['multi'];
-    const workers = options.multiWorkers ?? 0;
-    if (workers > 1) {
-      const multiConfig = writeSidecarConfig(lambda.port, options.logLevel, workers);
-      stops.push(async () => multiConfig.remove());
-      multi = { workers, sidecar: await startSidecar(multiConfig.path, sidecarArgs, workers) };
-      stops.push(multi.sidecar.stop);
-    }
     const grpcFloor = options.withGrpcFloor ? await startGrpcFloor(options.nodeFlags) : sidecar;
     if (options.withGrpcFloor) stops.push(grpcFloor.stop);
     const worker = await startWorker(options.nodeFlags);
     stops.push(worker.stop);
-    return { worker, lambda, sidecar, multi, grpcFloor, stop: stopAll };
+    return { worker, lambda, sidecar, grpcFloor, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

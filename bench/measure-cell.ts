@@ -13,6 +13,8 @@ export interface Cell {
   readonly concurrency: number;
   readonly bodyBytes: number;
   readonly closeMode: CloseMode;
+  /** HTTP/2 connections the load uses; by default min(concurrency, --connections). */
+  readonly connections?: number;
 }
 
 export interface CellResult extends Cell {
@@ -64,7 +66,7 @@ export async function measureExtProc(targets: Targets, server: Started, cell: Ce
     port: server.port,
     serverPid: server.pid,
     concurrency: cell.concurrency,
-    connections: Math.min(cell.concurrency, targets.maxConnections),
+    connections: cell.connections ?? Math.min(cell.concurrency, targets.maxConnections),
     bodyBytes: cell.bodyBytes,
     closeMode: cell.closeMode,
     rate,

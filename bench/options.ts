@@ -11,14 +11,13 @@ export interface BenchOptions {
   readonly profileSeconds: number;
   readonly profileBodyBytes: number;
   readonly runs: number;
-  readonly concurrencies: readonly number[];
-  readonly bodies: readonly number[];
   readonly closeModes: readonly CloseMode[];
+  /** HTTP/2 connections of the c64 cells (the c16 cells use one). */
   readonly maxConnections: number;
-  /** Headline cells are measured again with a sidecar running `workers: N` (0 or 1: not). */
-  readonly workers: number;
   readonly warmupMs: number;
+  /** Measured window of each reference cell. */
   readonly durationMs: number;
+  /** Measured window of --compare and --joined rounds. */
   readonly headlineMs: number;
   readonly headlineConcurrency: number;
   readonly headlineBodies: readonly number[];
@@ -35,20 +34,25 @@ export interface BenchOptions {
   readonly compareDir: string;
   /** Requests per second each sidecar gets in a comparison. */
   readonly compareRate: number;
+  /** Another build's dist/ whose sidecar the reference bench measures instead of this one's; '' = this build. */
+  readonly sidecarDir: string;
   readonly output: string;
 }
 
 export const USAGE = `npm run bench -- [options]
-  (default)          matrix: concurrency 1/16/64 × body 0 B/1 KiB/100 KiB/1 MiB × close reset/graceful,
-                     floors (a) and (b) for every cell, then the headline cells 3×
-  --quick            concurrency 16/64, bodies 0 B/1 KiB, short windows, one headline round
+  (default)          the sidecar against floor (a+b), the joined floor, in 8 cells: c64 on
+                     --connections connections and c16 on one, 0 B and 1 KiB, close reset and
+                     graceful; --runs rounds (default 3), each with a fresh sidecar and floor,
+                     alternating which is loaded first; prints per cell the median and range of
+                     throughput ÷ floor and CPU/request ÷ floor → bench/results/latest.json
+  --quick            one round, short windows
+  --sidecar DIR      measure the sidecar of another build (DIR = its dist/) instead of this one
   --soak N           N seconds of steady load (--soak-rate req/s, default 500), RSS every 5 s
   --profile N        N seconds of load on a sidecar run with node --cpu-prof; prints the top of the profile
   --profile-body B   request body bytes for --profile (default 1024)
   --runs N           headline rounds (default 3)
   --close MODE       reset, graceful or both (default both)
-  --connections N    HTTP/2 connections per load run, at most (default 4)
-  --workers N        also measure the headline cells with \`workers: N\` (default 2; 0 = not)
+  --connections N    HTTP/2 connections of the c64 cells (default 4)
   --log-level LEVEL  the sidecar's log_level (default info: one log line per request, as shipped)
   --node-flags="F"   Node/V8 flags for every process of the run (default none), e.g.
                      --node-flags="--single-threaded-gc"
@@ -74,12 +78,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       runs: { type: 'string' },
       close: { type: 'string' },
       connections: { type: 'string' },
-      workers: { type: 'string' },
       'log-level': { type: 'string' },
       'node-flags': { type: 'string' },
       compare: { type: 'string' },
       joined: { type: 'boolean' },
       rate: { type: 'string' },
+      sidecar: { type: 'string' },
       output: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -98,13 +102,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     profileSeconds: positive(values.profile, 0, '--profile'),
     profileBodyBytes: positive(values['profile-body'], 1024, '--profile-body'),
     runs: positive(values.runs, values.compare !== undefined || values.joined === true ? 6 : quick ? 1 : 3, '--runs'),
-    concurrencies: quick ? [16, 64] : [1, 16, 64],
-    bodies: quick ? [0, 1024] : [0, 1024, 100 * 1024, 1024 * 1024],
     closeModes: close === 'both' ? ['reset', 'graceful'] : [close as CloseMode],
     maxConnections: positive(values.connections, 4, '--connections'),
-    workers: positive(values.workers, 2, '--workers'),
     warmupMs: quick ? 300 : 500,
-    durationMs: quick ? 1000 : 1500,
+    durationMs: quick ? 1000 : 2500,
     headlineMs: quick ? 1500 : 2500,
     headlineConcurrency: 64,
     headlineBodies: [0, 1024],
@@ -113,6 +114,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     joined: values.joined === true,
     compareDir: values.compare ?? '',
     compareRate: positive(values.rate, 1500, '--rate'),
+    sidecarDir: values.sidecar ?? '',
     output: values.output ?? 'bench/results/latest.json',
   };
 }

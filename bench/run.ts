@@ -1,18 +1,21 @@
-// `npm run bench`: starts the fake Lambda, the sidecar (from its CLI), floor (a)
-// and the load generator as separate loopback processes, runs the matrix and
-// the headline rounds (or the soak, the profile, a side-by-side comparison
-// with another build, or floor (a+b) next to the headline cells), prints the
-// tables and writes bench/results/latest.json.
+// `npm run bench`: starts the fake Lambda, the sidecar (from its CLI), floor
+// (a+b) and the load generator as separate loopback processes and measures the
+// sidecar against floor (a+b) cell by cell over alternating rounds (or the
+// soak, the profile, a side-by-side comparison with another build, or the
+// composite model's floors (a), (b) and (a+b) next to the sidecar), prints
+// the tables and writes bench/results/latest.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { runCompare } from './compare';
 import { runJoined } from './joined';
 import { startEnvironment } from './environment';
-import { runMatrix } from './matrix';
 import { parseBenchOptions, type BenchOptions } from './options';
-import { fakeStats, startJoinedFloor } from './processes';
+import { fakeStats, startFakeLambdaProcess, startJoinedFloor, startWorker } from './processes';
+import { formatReference, runReference, TARGETS } from './reference';
+import { writeSidecarConfig } from './sidecar-config';
 import { runProfile } from './profile';
-import { describeMachine, formatHeadline, formatMatrix, formatSpread, headlineSpread } from './report';
+import { describeMachine } from './report';
 import { runSoak } from './soak';
 
 const log = (line: string): void => {
@@ -28,26 +31,26 @@ function writeResults(file: string, value: unknown): void {
 async function benchmark(options: BenchOptions): Promise<void> {
   const startedAt = Date.now();
   const machine = describeMachine();
-  log(`lambda-extproc bench on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node} ${options.nodeFlags.join(' ') || '(default flags)'}`);
-  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: true, multiWorkers: options.workers });
+  log(`lambda-extproc bench on ${machine.cpus}× ${machine.cpuModel}, Node ${machine.node} ${options.nodeFlags.join(' ') || '(default flags)'}, load average ${loadavg()[0]?.toFixed(1)}`);
+  const stops: Array<() => Promise<void>> = [];
   try {
-    const { matrix, headline } = await runMatrix(env, options, log);
-    const stats = await fakeStats(env.lambda.port);
-    const spread = headlineSpread(headline);
-    log('\nMatrix (sidecar vs floor a = minimal ext_proc server, floor b = signed invoke loop; composite = 1/(1/a + 1/b)):');
-    log(formatMatrix(matrix));
-    log('\nHeadline rounds:');
-    log(formatHeadline(headline));
-    log('\nHeadline ratios, one per round:');
-    log(formatSpread(spread));
+    const lambda = await startFakeLambdaProcess(options.nodeFlags);
+    stops.push(lambda.stop);
+    const config = writeSidecarConfig(lambda.port, options.logLevel);
+    stops.push(async () => config.remove());
+    const worker = await startWorker(options.nodeFlags);
+    stops.push(worker.stop);
+    const result = await runReference({ worker, lambda, configPath: config.path }, options, log);
+    const stats = await fakeStats(lambda.port);
+    log(`\nThe sidecar against floor (a+b) (${options.runs} rounds; median (range); targets: throughput ≥ ${TARGETS.throughputAtLeast}, CPU ≤ ${TARGETS.cpuAtMost}, c16 added p99 < ${TARGETS.c16AddedP99BelowMs} ms):`);
+    log(formatReference(result.cells));
+    for (const cell of result.cells) if (cell.errorSamples.length > 0) log(`errors in ${cell.key}: ${cell.errorSamples.join('; ')}`);
     log(`\nfake Lambda: ${stats.served} invokes served, ${stats.rejected} rejected${stats.rejected > 0 ? ` (${stats.lastRejection})` : ''}`);
-    const problems = [...env.sidecar.problems(), ...(env.multi?.sidecar.problems() ?? [])];
-    if (problems.length > 0) log(`sidecar warnings/errors (first ${problems.length}):\n${problems.join('\n')}`);
     const seconds = (Date.now() - startedAt) / 1000;
-    log(`bench took ${seconds.toFixed(0)} s`);
-    writeResults(options.output, { date: new Date().toISOString(), machine, seconds, options, fake: stats, sidecarProblems: problems, spread, matrix, headline });
+    log(`bench took ${seconds.toFixed(0)} s, load average ${loadavg()[0]?.toFixed(1)}`);
+    writeResults(options.output, { date: new Date().toISOString(), machine, loadAverage: loadavg(), seconds, options, targets: TARGETS, fake: stats, ...result });
   } finally {
-    await env.stop();
+    for (const stop of stops.reverse()) await stop();
   }
 }
 
