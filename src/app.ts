@@ -5,8 +5,8 @@ import { formatProblems, loadConfigFile } from './config/load';
 import { routeProblems } from './config/route-problems';
 import { createCredentialCache } from './aws/credentials';
 import { createLambdaClientCache } from './lambda/client';
-import { createRouteInvoker } from './lambda/route-invoker';
-import { createRouteHandler } from './route-handler';
+import { createRouteInvoker, createStreamRouteInvoker } from './lambda/route-invoker';
+import { createRouteHandler, createStreamRouteHandler } from './route-handler';
 import { compileRoutes } from './routing';
 import type { Generation, StreamEvents } from './extproc/stream';
 import { createHealthState, type HealthState } from './observability/health';
@@ -51,9 +51,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   });
   const clients = createLambdaClientCache();
   const health = createHealthState();
+  const timed = (route: { name: string; function_name: string }, seconds: number): void => metrics.invokeObserved(route.name, route.function_name, seconds);
   const build = (next: Config): Generation => ({
     table: compileRoutes(next.routes),
-    handle: createRouteHandler(createRouteInvoker(next.routes, { env, credentials, clients }), (route, seconds) => metrics.invokeObserved(route.name, route.function_name, seconds)),
+    handle: createRouteHandler(createRouteInvoker(next.routes, { env, credentials, clients }), timed),
+    // RESPONSE_STREAM routes: InvokeWithResponseStream, streamed to Envoy when it runs FULL_DUPLEX_STREAMED.
+    handleStream: createStreamRouteHandler(createStreamRouteInvoker(next.routes, { env, credentials, clients }), timed),
   });
   // Such routes are served (each request answers 500) but named once, at start and on every reload.
   const warnRouteProblems = (next: Config): void => {
@@ -163,9 +166,9 @@ function createStreamEvents(log: RequestLog, metrics: Metrics): StreamEvents {
       metrics.requestDone(record);
       log.requestDone(record);
     },
-    requestCancelled(route, latencyMs) {
+    requestCancelled(route, latencyMs, streamedBytes) {
       metrics.requestCancelled(route);
-      log.requestCancelled(route, latencyMs);
+      log.requestCancelled(route, latencyMs, streamedBytes);
     },
     protocolError(message) {
       metrics.protocolError();

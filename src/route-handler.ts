@@ -8,6 +8,8 @@ import { LambdaExtprocError, toLambdaExtprocError } from './errors';
 import { headerValue, type HttpRequest, type HttpResponse } from './http';
 import type { LambdaResult } from './lambda/invoke';
 import { toClientResponse } from './lambda/output';
+import { startStreamedResponse, type StreamStart } from './lambda/stream-output';
+import type { LambdaStream } from './lambda/stream-invoke';
 import { buildPayload } from './payload/build';
 import type { MatchResult } from './routing';
 
@@ -59,3 +61,50 @@ export function createRouteHandler(invoke: Invoke, timed: InvokeTimer = () => un
 }
 
 export type RouteHandler = ReturnType<typeof createRouteHandler>;
+
+/**
+ * A streaming route's answer so far: `start` is a whole response (a failure
+ * before the first byte, with `error`, or a stream that ended without one) or
+ * the status and headers with the function's bytes still to come.
+ */
+export interface StreamHandlerOutcome {
+  readonly start: StreamStart;
+  readonly error?: LambdaExtprocError;
+  readonly lambdaRequestId?: string;
+  readonly skippedBody?: boolean;
+}
+
+export type StreamInvoke = (route: RouteConfig, payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaStream>;
+
+/**
+ * The streaming twin of createRouteHandler: the same payload and limits, then
+ * InvokeWithResponseStream up to the function's first byte. `timed` is told
+ * the time to that first byte (or to the whole answer, if it came first).
+ */
+export function createStreamRouteHandler(invoke: StreamInvoke, timed: InvokeTimer = () => undefined) {
+  return async function handleStreamRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation): Promise<StreamHandlerOutcome> {
+    let skippedBody = false;
+    let lambdaRequestId: string | undefined;
+    try {
+      const payload = buildPayload(request, route, match);
+      skippedBody = payload.skippedBody;
+      if (payload.bytes.length > LAMBDA_PAYLOAD_LIMIT) {
+        throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
+      }
+      const started = performance.now();
+      try {
+        const stream = await invoke(route, payload.bytes, cancellation);
+        lambdaRequestId = headerValue(stream.headers, 'x-amzn-requestid');
+        const start = await startStreamedResponse(stream, route);
+        return { start, lambdaRequestId, skippedBody };
+      } finally {
+        timed(route, (performance.now() - started) / 1000);
+      }
+    } catch (thrown) {
+      const error = toLambdaExtprocError(thrown);
+      return { start: { kind: 'whole', response: toErrorResponse(error, route.preserve_lambda_api_error_code) }, error, lambdaRequestId, skippedBody };
+    }
+  };
+}
+
+export type StreamRouteHandler = ReturnType<typeof createStreamRouteHandler>;

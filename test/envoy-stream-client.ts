@@ -42,6 +42,10 @@ export interface StreamExchange {
   readonly discardBodies?: boolean;
   /** The client goes away after this many body chunks: Envoy resets the ext_proc stream. */
   readonly cancelAfterChunks?: number;
+  /** The client goes away when this settles, whatever was answered (e.g. while the function has not written yet). */
+  readonly cancelWhen?: Promise<void>;
+  /** The body ends with request_trailers instead of end_of_stream on its last chunk (request_trailer_mode SEND). */
+  readonly trailers?: boolean;
 }
 
 export interface StreamedReply {
@@ -100,7 +104,9 @@ async function runExchange(client: InstanceType<ServiceClientConstructor>, reque
   if (announce !== 'absent') first.protocol_config = { request_body_mode: BodySendMode[announce], response_body_mode: BodySendMode.NONE };
   // FULL_DUPLEX_STREAMED: Envoy sends the body as it comes, without waiting for answers.
   call.write(first);
-  body.forEach((chunk, index) => call.write({ request_body: { body: chunk, end_of_stream: index === body.length - 1 } }));
+  const trailers = request.trailers === true && body.length > 0;
+  body.forEach((chunk, index) => call.write({ request_body: { body: chunk, end_of_stream: !trailers && index === body.length - 1 } }));
+  if (trailers) call.write({ request_trailers: { trailers: { headers: [{ key: 'x-trailer', raw_value: Buffer.from('1') }] } } });
 
   const received: StreamedProcessingResponse[] = [];
   const chunks: Array<{ at: number; length: number; bytes: Buffer }> = [];
@@ -129,6 +135,7 @@ async function runExchange(client: InstanceType<ServiceClientConstructor>, reque
         headerValues: (name) => responseHeaders.filter(([key]) => key === name).map(([, value]) => value),
       });
     };
+    void request.cancelWhen?.then(() => finish('cancelled'));
     call.on('data', (message: StreamedProcessingResponse) => {
       if (request.discardBodies !== true || message.streamed_immediate_response?.body_response === undefined) received.push(message);
       const streamed = message.streamed_immediate_response;

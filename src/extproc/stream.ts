@@ -4,7 +4,7 @@ import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import { createCancellation, type Cancellation, type CancellationSource } from '../cancellation';
 import type { RouteConfig } from '../config/schema';
 import { toErrorResponse } from '../error-response';
-import { LambdaExtprocError } from '../errors';
+import { LambdaExtprocError, toLambdaExtprocError } from '../errors';
 import { headerValue, type HttpRequest, type HttpResponse } from '../http';
 import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
@@ -12,6 +12,9 @@ import { BodySendMode, type HttpBody, type HttpHeaders, type OutgoingResponse, t
 import { toHttpRequest, toRequestHead, type RequestHead } from './request';
 import { createDeadlines } from './deadlines';
 import { continueFor, immediateResponse, overrideTimeout, requestBufferedBody } from './responses';
+import { writeStreamedResponse } from './streamed-response';
+import { collectStreamedResponse, type StreamStart } from '../lambda/stream-output';
+import { LAMBDA_RESPONSE_LIMIT } from '../lambda/response-limit';
 
 /** What the route handler returns: the response, and what the log needs. */
 export interface Outcome {
@@ -25,10 +28,23 @@ export interface Outcome {
 /** The stream's only way to reach Lambda, wired in by main. */
 export type RouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation) => Promise<Outcome>;
 
-/** Routes and handler in force when a stream opens; a reload swaps them for new streams only. */
+/** A streaming route's answer up to the function's first byte (route-handler.ts makes it). */
+export interface StreamStartOutcome {
+  readonly start: StreamStart;
+  readonly error?: LambdaExtprocError;
+  readonly lambdaRequestId?: string;
+  readonly skippedBody?: boolean;
+}
+
+/** The way to Lambda of routes with invoke_mode RESPONSE_STREAM. */
+export type StreamRouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation) => Promise<StreamStartOutcome>;
+
+/** Routes and handlers in force when a stream opens; a reload swaps them for new streams only. */
 export interface Generation {
   readonly table: RouteTable;
   readonly handle: RouteHandler;
+  /** For RESPONSE_STREAM routes; without it they are served by `handle`. */
+  readonly handleStream?: StreamRouteHandler;
 }
 
 export interface RequestRecord {
@@ -43,14 +59,16 @@ export interface RequestRecord {
   readonly traceId?: string;
   readonly error?: LambdaExtprocError;
   readonly skippedBody?: boolean;
+  /** Set when the response was streamed: payload bytes sent before it ended or was cut. */
+  readonly streamedBytes?: number;
 }
 
 export interface StreamEvents {
   streamOpened(): void;
   streamClosed(): void;
   requestDone(record: RequestRecord): void;
-  /** Envoy cancelled the stream before it got its answer. */
-  requestCancelled(route: string, latencyMs: number): void;
+  /** Envoy cancelled the stream before it got its answer (or, with streamedBytes, while the response was streaming). */
+  requestCancelled(route: string, latencyMs: number, streamedBytes?: number): void;
   protocolError(message: string): void;
   /** Debug trace of the message sequence; absent when nobody listens, so it costs nothing. */
   message?(direction: 'in' | 'out', kind: string): void;
@@ -71,7 +89,8 @@ export interface StreamOptions {
   readonly allowModeOverride?: boolean;
 }
 
-type Phase = 'start' | 'body' | 'invoking' | 'passthrough' | 'done';
+// 'streaming': streamed_immediate_response headers are out, body messages follow.
+type Phase = 'start' | 'body' | 'invoking' | 'streaming' | 'passthrough' | 'done';
 
 const ROUTE_METADATA = 'x-lambda-extproc-route';
 // After its answer Envoy half-closes (graceful close) or resets (its default)
@@ -105,6 +124,12 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
   });
   // Set while an answered stream waits for Envoy to close it.
   let closeWait: (() => void) | undefined;
+  // A RESPONSE_STREAM route with Envoy in FULL_DUPLEX_STREAMED: no answer
+  // until the function's first byte, then streamed_immediate_response.
+  let duplex = false;
+  let overrideTimer: NodeJS.Timeout | undefined;
+  // Envoy cancelled while the response was streaming: the writer reports it when it stops.
+  let cancelledMidStream = false;
 
   events.streamOpened();
   const close = (): void => {
@@ -112,6 +137,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     closed = true;
     silence?.();
     closeWait?.();
+    if (overrideTimer !== undefined) clearTimeout(overrideTimer);
     events.streamClosed();
   };
 
@@ -125,16 +151,15 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
   });
   call.on('cancelled', () => {
-    // Envoy resets every stream after its answer: only a cancel mid-invoke has work to stop.
-    if (phase === 'invoking') {
-      if (route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
-      cancellation?.cancel();
-    }
+    // Envoy resets every stream after its answer: only a cancel mid-invoke (or mid-stream) has work to stop.
+    if (phase === 'invoking' && route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
+    if (phase === 'streaming') cancelledMidStream = true;
+    if (phase === 'invoking' || phase === 'streaming') cancellation?.cancel();
     phase = 'done';
     close();
   });
   call.on('error', () => {
-    if (phase === 'invoking') cancellation?.cancel();
+    if (phase === 'invoking' || phase === 'streaming') cancellation?.cancel();
   });
   call.on('end', () => {
     // Envoy half-closed: finish with OK unless an answer is still being made;
@@ -147,7 +172,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     }
     queue = queue.then(() => {
       if (phase === 'body') fail(GrpcStatus.FAILED_PRECONDITION, 'stream half-closed before the request body was complete');
-      else if (phase !== 'invoking') finish();
+      else if (phase !== 'invoking' && phase !== 'streaming') finish();
     });
   });
   call.on('close', close);
@@ -224,6 +249,14 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     }
     route = selection.route.config;
     match = selection.match;
+    if (route.invoke_mode === 'RESPONSE_STREAM' && bodyMode === BodySendMode.FULL_DUPLEX_STREAMED && generation.handleStream !== undefined) {
+      // Envoy's message timer runs from these headers until the streamed headers: ask for more now, upload included.
+      duplex = true;
+      overrideTimer = scheduleTimeoutOverride(route.timeout);
+      if (headers.end_of_stream === true) return invoke(null);
+      phase = 'body';
+      return;
+    }
     if (headers.end_of_stream === true) return invoke(null);
     if (bodyMode === BodySendMode.NONE) {
       if (options.allowModeOverride === true) {
@@ -241,6 +274,8 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
 
   async function onRequestBody(body: HttpBody): Promise<void> {
     if (phase === 'passthrough') return send(continueFor('request_body'));
+    // FULL_DUPLEX_STREAMED: no answer per chunk; chunks after the invocation (none are expected) are ignored.
+    if (duplex && phase !== 'body') return;
     if (phase === 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_body received before request_headers');
     if (phase !== 'body' || route === undefined) return fail(GrpcStatus.FAILED_PRECONDITION, 'request_body received after the body was complete');
     const chunk = body.body ?? Buffer.alloc(0);
@@ -252,6 +287,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     }
     chunks.push(chunk);
     if (body.end_of_stream === true || bodyMode === BodySendMode.BUFFERED) return invoke(chunks);
+    if (duplex) return;
     if (bodyMode === BodySendMode.BUFFERED_PARTIAL) {
       // Envoy hit its buffer limit and sent part of the body: never invoke with half a body.
       chunks = [];
@@ -266,6 +302,8 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     // Trailers end a body that arrived without end_of_stream.
     if (phase === 'body') return invoke(chunks);
     if (phase === 'start') return fail(GrpcStatus.FAILED_PRECONDITION, 'request_trailers received before request_headers');
+    // Any answer after streamed headers would be a spurious message to Envoy.
+    if (duplex) return;
     send(continueFor('request_trailers'));
   }
 
@@ -278,6 +316,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
 
   async function invoke(body: Buffer[] | null): Promise<void> {
     if (head === undefined || route === undefined || match === undefined) return;
+    if (route.invoke_mode === 'RESPONSE_STREAM' && generation.handleStream !== undefined) return invokeStreaming(body, generation.handleStream);
     phase = 'invoking';
     const request = toHttpRequest(head, body);
     const current = route;
@@ -300,8 +339,63 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     const limit = options.envoyMessageTimeout;
     if (routeTimeout < limit) return undefined;
     return setTimeout(() => {
-      if (phase === 'invoking') send(overrideTimeout(routeTimeout + 1000));
+      if (phase === 'invoking' || phase === 'body') send(overrideTimeout(routeTimeout + 1000));
     }, Math.max(1, Math.floor(limit / 2)));
+  }
+
+  // A RESPONSE_STREAM route: InvokeWithResponseStream up to the first byte, then
+  // streamed to Envoy (FULL_DUPLEX_STREAMED) or collected into one answer.
+  async function invokeStreaming(body: Buffer[] | null, handleStream: StreamRouteHandler): Promise<void> {
+    if (head === undefined || route === undefined || match === undefined) return;
+    phase = 'invoking';
+    const current = route;
+    const requestHead = head;
+    const request = toHttpRequest(requestHead, body);
+    // The duplex timer has run since the headers; a collecting route starts its own now.
+    const timer = duplex ? overrideTimer : scheduleTimeoutOverride(current.timeout);
+    chunks = [];
+    cancellation = createCancellation();
+    let outcome: StreamStartOutcome;
+    try {
+      outcome = await handleStream(request, current, match, cancellation);
+      if (phase !== 'invoking') return abandon(outcome.start); // cancelled while Lambda ran
+      if (!duplex) return answer(await collected(outcome.start, current), current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
+    } catch (thrown) {
+      // Only collecting throws: the stream failed or passed the answer limit before anything was sent.
+      if (phase !== 'invoking') return;
+      const error = toLambdaExtprocError(thrown);
+      return answer(toErrorResponse(error, current.preserve_lambda_api_error_code), current.name, current.function_name, error);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    const { start, lambdaRequestId, skippedBody } = outcome;
+    if (start.kind === 'whole') return answer(start.response, current.name, current.function_name, outcome.error, lambdaRequestId, skippedBody);
+    phase = 'streaming';
+    const written = await writeStreamedResponse(call, start.response);
+    // Envoy went away (the client did): the Lambda request is already aborted.
+    if (cancelledMidStream) return events.requestCancelled(current.name, Date.now() - requestHead.receivedAt, written.bytes);
+    if (phase !== 'streaming') return; // ended by a protocol error, already reported
+    if (!written.headersSent && written.error !== undefined) {
+      // Nothing reached Envoy: still the buffered answer.
+      return answer(toErrorResponse(written.error, current.preserve_lambda_api_error_code), current.name, current.function_name, written.error, lambdaRequestId, skippedBody);
+    }
+    // The writer ended the call itself: OK after end_of_stream, UNAVAILABLE after a failure.
+    phase = 'done';
+    close();
+    events.requestDone({
+      route: current.name,
+      functionName: current.function_name,
+      method: requestHead.method,
+      path: requestHead.path,
+      status: start.response.status,
+      latencyMs: Date.now() - requestHead.receivedAt,
+      requestId: requestHead.requestId,
+      lambdaRequestId,
+      skippedBody,
+      traceId: headerValue(start.response.headers, 'x-amzn-trace-id'),
+      error: written.error,
+      streamedBytes: written.bytes,
+    });
   }
 
   function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string, skippedBody?: boolean): void {
@@ -330,4 +424,14 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
       error,
     });
   }
+}
+
+/** The fallback for an Envoy that cannot take a streamed answer: one response, within Lambda's usual answer limit. */
+function collected(start: StreamStart, route: RouteConfig): Promise<HttpResponse> {
+  return collectStreamedResponse(start, LAMBDA_RESPONSE_LIMIT, route.function_name);
+}
+
+/** A stream nobody will read: leaving it closes the Lambda connection. */
+function abandon(start: StreamStart): void {
+  if (start.kind === 'stream') void start.response.chunks[Symbol.asyncIterator]().return?.();
 }

@@ -10,6 +10,7 @@ import { LambdaExtprocError } from '../errors';
 import type { LambdaClientCache } from './client';
 import { invokeLambda, type InvokeTarget, type LambdaResult } from './invoke';
 import { createFastInvoke } from './fast-invoke';
+import { createStreamInvoke, type LambdaStream } from './stream-invoke';
 
 export interface LambdaDeps {
   readonly env: NodeJS.ProcessEnv;
@@ -82,5 +83,39 @@ export function createRouteInvoker(routes: readonly RouteConfig[], deps: LambdaD
     const entry = byName.get(route.name);
     if (entry === undefined) return Promise.reject(new LambdaExtprocError('internal', `route ${route.name} has no Lambda target`));
     return entry.call(payload, cancellation);
+  };
+}
+
+export type StreamRouteInvoker = (route: RouteConfig, payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaStream>;
+
+/**
+ * InvokeWithResponseStream for the routes with invoke_mode RESPONSE_STREAM
+ * (the others get none, so buffered routes pay nothing): the same target,
+ * credentials and keep-alive pool as the lean Invoke path.
+ */
+export function createStreamRouteInvoker(routes: readonly RouteConfig[], deps: LambdaDeps): StreamRouteInvoker {
+  const byName = new Map<string, (payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaStream>>();
+  for (const route of routes) {
+    if (route.invoke_mode !== 'RESPONSE_STREAM') continue;
+    const resolved = resolveTarget(route, deps.env);
+    if (resolved.problem !== undefined || resolved.region === undefined || resolved.endpoint === undefined) {
+      const problem = resolved.problem ?? new LambdaExtprocError('no_region', `route ${route.name}: no region or host specified`);
+      byName.set(route.name, () => Promise.reject(problem));
+      continue;
+    }
+    if (route.proxy_url !== undefined) {
+      // The streaming path runs on undici alone; the SDK's proxy agents do not reach it.
+      const problem = new LambdaExtprocError('config', `route ${route.name}: invoke_mode RESPONSE_STREAM does not support proxy_url`);
+      byName.set(route.name, () => Promise.reject(problem));
+      continue;
+    }
+    const source = deps.credentials.sourceFor(route, resolved.region);
+    const dispatcher = deps.clients.poolFor(new URL(resolved.endpoint).origin, route.keepalive);
+    byName.set(route.name, createStreamInvoke({ endpoint: resolved.endpoint, region: resolved.region, credentials: source.provider, dispatcher }, resolved.target));
+  }
+  return (route, payload, cancellation) => {
+    const call = byName.get(route.name);
+    if (call === undefined) return Promise.reject(new LambdaExtprocError('internal', `route ${route.name} has no streaming Lambda target`));
+    return call(payload, cancellation);
   };
 }

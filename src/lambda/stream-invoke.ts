@@ -6,6 +6,7 @@
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from '../cancellation';
+import { headerTextFromLatin1 } from '../header-text';
 import type { HeaderList } from '../http';
 import { toLambdaApiError } from './api-error';
 import { decodePayloadChunks } from './event-stream';
@@ -151,13 +152,13 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
   return Buffer.concat(chunks);
 }
 
-// Lower-case names; repeated headers joined with ',' as fast-invoke.ts does.
+// Lower-case names; repeated headers joined with ',' and values (undici's latin1 text) read as UTF-8 bytes, as fast-invoke.ts does.
 function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
   const list: Array<readonly [string, string]> = [];
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    list.push([name.toLowerCase(), Array.isArray(value) ? value.join(',') : value]);
+    list.push([name.toLowerCase(), headerTextFromLatin1(Array.isArray(value) ? value.join(',') : value)]);
   }
   return list;
 }

@@ -48,6 +48,8 @@ export async function startStreamedResponse(stream: LambdaStream, options: Outpu
       return { kind: 'stream', response: { status, headers, chunks: prepend(next.value, iterator) } };
     }
   } catch (error) {
+    // A bad prelude leaves the stream unread: close it (and its connection and timer) now.
+    await stream.chunks[Symbol.asyncIterator]().return?.();
     const failure = functionFailureOf(error);
     if (failure === undefined) throw error;
     // Nothing was streamed: the buffered answer to the same function error (X-Amz-Function-Error, unhandled_status, proxy checks).

@@ -16,12 +16,14 @@ export interface RequestLogRecord {
   readonly lambdaRequestId?: string;
   readonly traceId?: string;
   readonly skippedBody?: boolean;
+  /** Set when the response was streamed: payload bytes sent before it ended or was cut. */
+  readonly streamedBytes?: number;
   readonly error?: { readonly kind: string; readonly message: string; readonly details: { readonly awsCode?: string } };
 }
 
 export interface RequestLog {
   requestDone(record: RequestLogRecord): void;
-  requestCancelled(route: string, latencyMs: number): void;
+  requestCancelled(route: string, latencyMs: number, streamedBytes?: number): void;
   protocolError(message: string): void;
   /** Present only when debug is on, so callers skip the call entirely at info. */
   message?: (direction: 'in' | 'out', kind: string) => void;
@@ -40,14 +42,16 @@ export function createRequestLog(logger: Logger, options: RequestLogOptions = {}
   const logQuery = options.logQuery ?? (() => false);
   const log: RequestLog = {
     requestDone(record) {
-      const failed = record.error !== undefined && record.status >= 500;
+      // A streamed response cut after its headers failed whatever status the client saw.
+      const failed = record.error !== undefined && (record.status >= 500 || record.streamedBytes !== undefined);
       const level = failed ? 'error' : 'info';
       if (logger.isLevelEnabled(level)) writeLine(level, requestMembers(record, logQuery()), failed ? 'request failed' : 'request');
       // Kong logs this at error level too: the function got the request without its body.
       if (record.skippedBody === true) logger.error({ route: record.route, request_id: bounded(record.requestId) }, 'request body too large: left out of the payload (skip_large_bodies, max_body_size)');
     },
-    requestCancelled(route, latencyMs) {
-      logger.info({ route: bounded(route), latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');
+    requestCancelled(route, latencyMs, streamedBytes) {
+      if (streamedBytes !== undefined) logger.info({ route: bounded(route), latency_ms: latencyMs, streamed_bytes: streamedBytes }, 'request cancelled by Envoy while its response was streaming');
+      else logger.info({ route: bounded(route), latency_ms: latencyMs }, 'request cancelled by Envoy before the answer');
     },
     protocolError(message) {
       logger.warn({ error: bounded(message) }, 'ext_proc protocol error');
@@ -89,6 +93,7 @@ function requestMembers(record: RequestLogRecord, withQuery: boolean): string {
   let members = `"route":${json(bounded(record.route))},"function":${json(record.functionName)},"method":${json(bounded(record.method))},"path":${json(loggedPath(record.path, withQuery))},"status":${record.status},"latency_ms":${json(record.latencyMs)},"request_id":${json(bounded(record.requestId))}`;
   if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":${json(bounded(record.lambdaRequestId))}`;
   if (record.traceId !== undefined) members += `,"trace_id":${json(bounded(record.traceId))}`;
+  if (record.streamedBytes !== undefined) members += `,"streamed_bytes":${record.streamedBytes}`;
   if (error !== undefined) {
     members += `,"cause":${json(error.kind)},"error":${json(bounded(error.message))}`;
     if (error.details.awsCode !== undefined) members += `,"aws_code":${json(bounded(error.details.awsCode))}`;
