@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { startApp } from '../../src/app';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/observability/logger';
+import { eventually } from '../support/eventually';
 import { checkHealth, watchHealth } from '../support/health-client';
 import { fakeRoute, startHarness } from '../support/harness';
 
@@ -54,7 +55,21 @@ t.test('serves /healthz, /readyz and /metrics, and nothing else', async (t) => {
 });
 
 t.test('readiness and gRPC health flip to not serving while draining, liveness stays up', async (t) => {
-  const h = await startHarness({ config: CONFIG, lambda: { functions: { slow: () => ({ body: '{"slow":true}', delayMs: 800 }) } } });
+  // The function answers when released, so the drain is still waiting on it whatever the machine's speed.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const h = await startHarness({
+    config: CONFIG,
+    lambda: {
+      functions: {
+        slow: async () => {
+          await held;
+          return { body: '{"slow":true}' };
+        },
+      },
+    },
+  });
+  t.teardown(() => release());
   t.teardown(() => h.close());
   const port = h.app.adminPort ?? 0;
   const grpc = `127.0.0.1:${h.app.port}`;
@@ -64,14 +79,17 @@ t.test('readiness and gRPC health flip to not serving while draining, liveness s
   t.teardown(() => watch.stop());
   const inFlight = h.send({ path: '/slow' });
   // Wait until the invocation is at the fake Lambda, so the drain has something to wait for.
-  for (let i = 0; i < 100 && h.lambda.invocations.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => h.lambda.invocations.length > 0);
   t.equal(h.lambda.invocations.length, 1, 'request in flight');
   const stopped = h.app.stop(5000);
   const during = await get(port, '/readyz');
   t.equal(during.status, 503);
   t.equal(during.body, 'not ready: draining\n');
   t.equal((await get(port, '/healthz')).status, 200, 'alive while draining');
+  // The watch hears it over its own gRPC stream: wait for it rather than race the HTTP answers above.
+  await eventually(() => watch.seen.includes('NOT_SERVING'));
   t.same(watch.seen, ['SERVING', 'NOT_SERVING']);
+  release();
   const answer = await inFlight;
   t.equal(answer.status, 200, 'in-flight request finished');
   t.equal(answer.body.toString(), '{"slow":true}');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseConfig } from '../../src/config/load';
+import { eventually } from '../support/eventually';
 import { fakeRoute, KEY_ID, SECRET, startHarness } from '../support/harness';
 
 interface Sample {
@@ -90,12 +91,29 @@ t.test('requests, invoke latency, streams, reloads and process metrics are scrap
 });
 
 t.test('streams in flight counts open streams while Lambda runs', async (t) => {
-  const h = await startHarness({ config: CONFIG, lambda: { functions: { 'ok-fn': () => ({ body: '{}', delayMs: 400 }) } } });
+  // Held until all three are counted, so none can finish first on a busy machine.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const h = await startHarness({
+    config: CONFIG,
+    lambda: {
+      functions: {
+        'ok-fn': async () => {
+          await held;
+          return { body: '{}' };
+        },
+      },
+    },
+  });
   t.teardown(() => h.close());
+  t.teardown(() => release());
   const pending = Promise.all([h.send({ path: '/ok' }), h.send({ path: '/ok' }), h.send({ path: '/ok' })]);
-  for (let i = 0; i < 100 && h.lambda.invocations.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => h.lambda.invocations.length >= 3);
   t.equal(value((await scrape(h.app.adminPort ?? 0)).samples, 'lambda_extproc_streams_in_flight'), 3);
+  release();
   await pending;
+  // Each stream closes on Envoy's reset after the answer, which the server reads after the client has its answer.
+  await eventually(async () => value((await scrape(h.app.adminPort ?? 0)).samples, 'lambda_extproc_streams_in_flight') === 0);
   t.equal(value((await scrape(h.app.adminPort ?? 0)).samples, 'lambda_extproc_streams_in_flight'), 0);
 });
 
