@@ -6,7 +6,7 @@
 import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
 import { createEnvoyStreamClient, type EnvoyStreamClient, type StreamExchange } from '../envoy-stream-client';
-import { httpIntegrationPrelude, startFakeStreamingLambda, type FakeStreamingLambda, type StreamingFunction } from '../fakes/lambda-stream';
+import { httpIntegrationPrelude, startFakeStreamingLambda, type FakeStreamingLambda, type StreamingFunction, type StreamWriter } from '../fakes/lambda-stream';
 import { fakeRoute, KEY_ID, SECRET, startHarness, type Harness } from '../support/harness';
 
 const MiB = 1024 * 1024;
@@ -152,6 +152,7 @@ t.test('proxy integration: the HTTP-integration prelude gives status, headers an
 });
 
 t.test('failures before the first byte are the buffered route answers (one ImmediateResponse)', async (t) => {
+  const preludeClosed: Array<Promise<void>> = [];
   const closedPort = await new Promise<number>((resolve) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -164,7 +165,16 @@ t.test('failures before the first byte are the buffered route answers (one Immed
     {
       throttled: { apiError: { status: 429, type: 'TooManyRequestsException', message: 'Rate exceeded', headers: { 'Retry-After': '3' } } },
       early: { run: (w) => w.fail('Unhandled', '{"errorMessage":"early"}') },
-      badPrelude: { contentType: 'application/vnd.awslambda.http-integration-response', run: async (w) => void (await w.write('{"statusCode":"x"}\0\0\0\0\0\0\0\0body')) },
+      badPrelude: {
+        contentType: 'application/vnd.awslambda.http-integration-response',
+        run: async (w) => {
+          await w.write('{"statusCode":"x"}\0\0\0\0\0\0\0\0body');
+          // Holds the stream open: only the sidecar closing it ends the call.
+          preludeClosed.push(w.closed);
+          await w.closed;
+        },
+      },
+      rawPrelude: { contentType: 'application/vnd.awslambda.http-integration-response', run: async (w) => void (await w.write('{"statusCode":"x"}\0\0\0\0\0\0\0\0body')) },
       empty: { contentType: 'text/plain', run: () => undefined },
       slow: { run: (w) => w.closed },
     },
@@ -199,9 +209,11 @@ t.test('failures before the first byte are the buffered route answers (one Immed
     t.match(reply.body.toString(), /statusCode must be an integer/);
     await until(() => requestLine(r.h, '/proxyBadPrelude') !== undefined, 'the request line');
     t.match(requestLine(r.h, '/proxyBadPrelude'), { status: 502, cause: 'bad_function_output' });
+    await preludeClosed[0];
+    t.pass('the sidecar closed the Lambda stream it would not read');
   });
   t.test('the same stream on a plain route passes through', async (t) => {
-    const reply = await r.exchange({ path: '/badPrelude' });
+    const reply = await r.exchange({ path: '/rawPrelude' });
     t.equal(reply.outcome, 'streamed');
     t.equal(reply.status, 200);
     t.equal(reply.body.toString(), '{"statusCode":"x"}\0\0\0\0\0\0\0\0body');
@@ -247,4 +259,144 @@ t.test('failures before the first byte are the buffered route answers (one Immed
     t.equal(reply.outcome, 'immediate');
     t.equal(reply.status, 502);
   });
+});
+
+t.test('failures after the headers end the gRPC stream non-OK (never end_of_stream), logged and counted with their cause', async (t) => {
+  const r = await rig(
+    t,
+    {
+      midFail: { run: async (w) => (await w.write('partial'), w.fail('Unhandled', '{"errorMessage":"boom"}')) },
+      midCut: { run: async (w) => (await w.write('partial'), w.cut()) },
+      midSlow: { run: async (w) => (await w.write('partial'), await w.closed) },
+    },
+    { routeExtra: 'timeout: 800' },
+  );
+  const cases = [
+    { path: '/midFail', cause: 'function_error' },
+    { path: '/midCut', cause: 'lambda_unreachable' },
+    { path: '/midSlow', cause: 'lambda_timeout' },
+  ];
+  for (const { path, cause } of cases) {
+    t.test(`${path}: ${cause}`, async (t) => {
+      const reply = await r.exchange({ path });
+      t.equal(reply.outcome, 'reset', 'the client response is cut after its headers');
+      t.equal(reply.status, 200, 'the client had the headers');
+      t.equal(reply.body.toString(), 'partial');
+      t.equal(reply.grpcCode, 14, 'UNAVAILABLE');
+      t.match(reply.grpcDetails, new RegExp(`response stream failed after 7 bytes \\(${cause}\\)`));
+      t.notOk(reply.received.some((m) => m.streamed_immediate_response?.body_response?.end_of_stream === true), 'no end_of_stream was sent');
+      await until(() => requestLine(r.h, path) !== undefined, 'the request line');
+      t.match(requestLine(r.h, path), { level: 'error', msg: 'request failed', status: 200, cause, streamed_bytes: 7 });
+      t.match(await r.metrics(), new RegExp(`lambda_extproc_requests_total\\{route="${path.slice(1)}",status="200",cause="${cause}"\\} 1`));
+    });
+  }
+});
+
+t.test('a client that goes away cancels the Lambda request', async (t) => {
+  const closed: Record<string, Promise<void>> = {};
+  let wroteFirst: () => void = () => undefined;
+  const firstWritten = new Promise<void>((resolve) => (wroteFirst = resolve));
+  let invoked: () => void = () => undefined;
+  const hanging = new Promise<void>((resolve) => (invoked = resolve));
+  const r = await rig(t, {
+    endless: {
+      run: async (w) => {
+        closed.endless = w.closed;
+        await w.write('first');
+        wroteFirst();
+        for (;;) await w.write(Buffer.alloc(16 * 1024, 0x61));
+      },
+    },
+    silent: {
+      run: async (w) => {
+        closed.silent = w.closed;
+        invoked();
+        await w.closed;
+      },
+    },
+  });
+  t.test('mid-stream', async (t) => {
+    const reply = await r.exchange({ path: '/endless', cancelAfterChunks: 3 });
+    t.equal(reply.outcome, 'cancelled');
+    await firstWritten;
+    await closed.endless;
+    t.pass('the Lambda connection was closed');
+    await until(() => r.h.logs.some((l) => l.msg === 'request cancelled by Envoy while its response was streaming'), 'the cancel line');
+    const line = r.h.logs.find((l) => l.msg === 'request cancelled by Envoy while its response was streaming');
+    t.match(line, { route: 'endless' });
+    t.ok(Number(line?.streamed_bytes) >= 5, `streamed_bytes ${String(line?.streamed_bytes)}`);
+    t.match(await r.metrics(), /lambda_extproc_requests_total\{route="endless",status="499",cause="cancelled"\} 1/);
+    t.notOk(requestLine(r.h, '/endless'), 'no request line as if it had been answered');
+  });
+  t.test('before the first byte', async (t) => {
+    const reply = await r.exchange({ path: '/silent', cancelWhen: hanging });
+    t.equal(reply.outcome, 'cancelled');
+    await closed.silent;
+    t.pass('the Lambda connection was closed');
+    await until(() => r.h.logs.some((l) => l.msg === 'request cancelled by Envoy before the answer'), 'the cancel line');
+    t.match(await r.metrics(), /lambda_extproc_requests_total\{route="silent",status="499",cause="cancelled"\} 1/);
+  });
+});
+
+t.test('Envoy that cannot take a streamed answer gets one ImmediateResponse', async (t) => {
+  let hugeWriter: StreamWriter | undefined;
+  const r = await rig(t, {
+    ab: {
+      contentType: 'text/plain',
+      run: async (w, invocation) => {
+        await w.write('a');
+        await w.write(`b:${(JSON.parse(invocation.payload.toString()) as { request_body?: string }).request_body ?? ''}`);
+      },
+    },
+    huge: {
+      run: async (w) => {
+        hugeWriter = w;
+        for (let i = 0; i < 16 * 16; i++) await w.write(Buffer.alloc(64 * 1024, 0x68));
+      },
+    },
+    midFail: { run: async (w) => (await w.write('partial'), w.fail('Unhandled', '{"errorMessage":"boom"}')) },
+  });
+  // The Envoy stand-in of buffered routes: headers answered CONTINUE, then the whole body.
+  for (const sendProtocolConfig of [true, false]) {
+    t.test(sendProtocolConfig ? 'protocol_config says BUFFERED' : 'no protocol_config (Envoy before 1.33)', async (t) => {
+      const reply = await r.h.send({ path: '/ab', body: 'xy', bodyMode: 'BUFFERED', sendProtocolConfig });
+      t.equal(reply.outcome, 'immediate');
+      t.equal(reply.status, 200);
+      t.equal(reply.body.toString(), 'ab:xy', 'the whole stream in one answer');
+      t.same(reply.headerValues('content-type'), ['text/plain']);
+      t.equal(reply.received.filter((m) => m.immediate_response !== undefined).length, 1, 'one ImmediateResponse');
+      t.notOk(reply.received.some((m) => 'streamed_immediate_response' in m), 'nothing streamed');
+    });
+  }
+  t.test('a stream past the answer limit: 502 lambda_response_too_large, the Lambda stream closed', async (t) => {
+    const reply = await r.h.send({ path: '/huge' });
+    t.equal(reply.outcome, 'immediate');
+    t.equal(reply.status, 502);
+    await until(() => requestLine(r.h, '/huge') !== undefined, 'the request line');
+    t.match(requestLine(r.h, '/huge'), { status: 502, cause: 'lambda_response_too_large' });
+    await hugeWriter?.closed;
+    t.ok((hugeWriter?.bytesWritten ?? 0) < 16 * MiB, `the function was stopped after ${((hugeWriter?.bytesWritten ?? 0) / MiB).toFixed(1)} MiB of 16 MiB`);
+  });
+  t.test('a function failing after some bytes: 502 function_error', async (t) => {
+    const reply = await r.h.send({ path: '/midFail', sendProtocolConfig: false });
+    t.equal(reply.outcome, 'immediate');
+    t.equal(reply.status, 502);
+    await until(() => requestLine(r.h, '/midFail') !== undefined, 'the request line');
+    t.match(requestLine(r.h, '/midFail'), { status: 502, cause: 'function_error' });
+  });
+});
+
+t.test('buffered routes on the same server are served as before', async (t) => {
+  const r = await rig(t, { streamed: { run: async (w) => void (await w.write('streamed')) } }, {
+    extraRoutes: fakeRoute('plain', 'match: { path: /plain }\nfunction_name: Plain'),
+    lambda: { functions: { Plain: () => ({ body: '{"ok":true}' }) } },
+  });
+  const plain = await r.h.send({ path: '/plain' });
+  t.equal(plain.status, 200);
+  t.equal(plain.body.toString(), '{"ok":true}');
+  t.equal(r.h.lambda.invocations.length, 1, 'Invoke on the buffered route');
+  t.equal(r.fake.invocations.length, 0, 'no InvokeWithResponseStream for it');
+  const streamed = await r.exchange({ path: '/streamed' });
+  t.equal(streamed.outcome, 'streamed');
+  t.equal(streamed.body.toString(), 'streamed');
 });
