@@ -1,10 +1,14 @@
-// The payload as JSON bytes. A large base64 body needs no JSON escaping, so it
-// is spliced in as bytes rather than passed through JSON.stringify and a UTF-8
-// re-encode, which cost more than the rest of a 1 MiB request together.
+// The payload as JSON bytes. A base64 body needs no JSON escaping, so it is
+// spliced into the JSON text of the rest rather than passed through
+// JSON.stringify, whose per-character cost on Node 22 made a 1 KiB body's
+// payload take 8.7 µs to encode (spliced: 2.3 µs) and a 1 MiB body's cost more
+// than the rest of the request together.
 import { randomUUID } from 'node:crypto';
 
-/** Below this, JSON.stringify is as cheap as splicing. */
-const SPLICE_MIN_CHARS = 16 * 1024;
+/** Below this, JSON.stringify is as cheap as splicing (measured: 128 chars 1.1 vs 1.9 µs, 344 chars 1.9 vs 1.5 µs). */
+const SPLICE_MIN_CHARS = 256;
+/** From this on, the body's bytes are copied as latin1 next to the two JSON parts instead of one UTF-8 encode of the whole text. */
+const SPLICE_AS_BYTES_MIN_CHARS = 16 * 1024;
 // Unique per process; a JSON string with it can only be our own placeholder.
 const PLACEHOLDER = `lambda-extproc-body-${randomUUID()}`;
 
@@ -14,9 +18,11 @@ export function encodePayload(value: unknown): Buffer {
   const record = value as Record<string, unknown>;
   const json = JSON.stringify({ ...record, [key]: PLACEHOLDER });
   const at = json.indexOf(`"${PLACEHOLDER}"`);
+  const body = record[key] as string;
+  if (body.length < SPLICE_AS_BYTES_MIN_CHARS) return Buffer.from(json.slice(0, at + 1) + body + json.slice(at + 1 + PLACEHOLDER.length), 'utf8');
   return Buffer.concat([
     Buffer.from(json.slice(0, at + 1), 'utf8'),
-    Buffer.from(record[key] as string, 'latin1'),
+    Buffer.from(body, 'latin1'),
     Buffer.from(json.slice(at + 1 + PLACEHOLDER.length), 'utf8'),
   ]);
 }
