@@ -20,6 +20,11 @@ const NEWER_THAN_PUBLISHED: Record<string, string> = {
   'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor.status_on_error': 'type.v3.HttpStatus, field 24 (Envoy 1.35+)',
 };
 
+// Enum values newer than that copy, checked the same way.
+const NEWER_ENUM_VALUES: Record<string, string> = {
+  'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode.FULL_DUPLEX_STREAMED': 'value 4 (Envoy 1.33+)',
+};
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
 
@@ -119,7 +124,8 @@ function validateField(root: protobuf.Root, field: protobuf.Field, value: Json, 
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) return validate(root, resolved, value, path, problems, anyTypes);
   if (resolved instanceof protobuf.Enum) {
-    if (typeof value === 'string' ? resolved.values[value] === undefined : !Number.isInteger(value)) {
+    const known = typeof value === 'string' && (resolved.values[value] !== undefined || NEWER_ENUM_VALUES[`${resolved.fullName.slice(1)}.${value}`] !== undefined);
+    if (typeof value === 'string' ? !known : !Number.isInteger(value)) {
       problems.push(`${path}: ${JSON.stringify(value)} is not a value of ${resolved.fullName.slice(1)}`);
     }
     return;
@@ -299,6 +305,33 @@ for (const [variant, file] of Object.entries(FILES)) {
     const last = all.at(-1)!;
     t.equal(at(last, 'match', 'prefix'), '/', 'a catch-all route last');
     t.equal(perRoute(last)?.disabled, true, 'no gRPC stream for paths that are not Lambda routes');
+  });
+
+  t.test(`${file}: streaming routes get the body as it arrives and fail closed; buffered routes keep the filter's mode`, async (t) => {
+    const config = envoyConfig(file);
+    const filter = extProc(config);
+    const sidecar = sidecarConfig(SIDECAR[variant as keyof typeof SIDECAR]);
+    const streaming = sidecar.routes.filter((r) => r.invoke_mode === 'RESPONSE_STREAM');
+    t.ok(streaming.length >= 1, 'the shipped configs carry a streaming route example');
+    const byName = new Map(routes(config).map((r) => [r.name, r]));
+    for (const route of sidecar.routes) {
+      const overrides = at(perRoute(byName.get(route.name)!), 'overrides') as Obj;
+      if (route.invoke_mode === 'RESPONSE_STREAM') {
+        // streamed_immediate_response is refused in BUFFERED modes; FULL_DUPLEX_STREAMED needs trailers sent.
+        t.same(
+          overrides.processing_mode,
+          { request_header_mode: 'SEND', response_header_mode: 'SKIP', request_body_mode: 'FULL_DUPLEX_STREAMED', response_body_mode: 'NONE', request_trailer_mode: 'SEND', response_trailer_mode: 'SKIP' },
+          `route ${route.name}: FULL_DUPLEX_STREAMED with request trailers`,
+        );
+        t.notOk('failure_mode_allow' in overrides, `route ${route.name}: failure_mode_allow not overridden (failing open could end a cut stream as complete)`);
+        t.ok(route.timeout + 1000 <= durationMs(filter.max_message_timeout), `route ${route.name}: its ${route.timeout} ms stream timeout fits max_message_timeout`);
+        t.ok(durationMs(connectionManager(config).stream_idle_timeout) >= 60_000, 'stream_idle_timeout (the only timer between streamed chunks) is stated and not short');
+      } else {
+        t.notOk('processing_mode' in overrides, `route ${route.name}: buffered, the filter's BUFFERED mode`);
+      }
+    }
+    t.equal(filter.failure_mode_allow, false, 'the filter fails closed');
+    t.match(read(file), /needs Envoy 1\.37 or later/, 'states the Envoy version streaming routes need');
   });
 
   t.test(`${file}: graceful gRPC close is on through a static runtime layer`, async (t) => {
