@@ -10,7 +10,7 @@ import { createFrameReader, PROCESS_PATH, type ExtProcCodec } from './ext-proc-c
 import { buildEnvoyFrames, type EnvoyFrames } from './envoy-messages';
 import { FUNCTION_OUTPUT } from './fixtures';
 import { createLatencyRecorder } from './latency';
-import { cpuMicrosOf } from './proc-stats';
+import { cpuMicrosOf, ioCallsOf } from './proc-stats';
 import type { ExtProcJob, JobResult } from './protocol';
 
 // Envoy's HTTP/2 defaults for upstream connections (256 MiB windows).
@@ -188,11 +188,14 @@ export async function runExtProcLoad(job: ExtProcJob, codec: ExtProcCodec): Prom
 
   let cpuStart = 0;
   let cpuEnd = 0;
+  let ioStart = { reads: 0, writes: 0 };
+  let ioEnd = { reads: 0, writes: 0 };
   let windowStart = 0;
   let windowEnd = 0;
   let measured = { requests: 0, errors: 0, goaways: 0, closeTimeouts: 0, badStatuses: 0 };
   const startMeasuring = setTimeout(() => {
     cpuStart = cpuMicrosOf(job.serverPid);
+    ioStart = ioCallsOf(job.serverPid);
     windowStart = performance.now();
     latency.reset();
     phase = 'measure';
@@ -200,6 +203,7 @@ export async function runExtProcLoad(job: ExtProcJob, codec: ExtProcCodec): Prom
   const done = new Promise<void>((resolve) =>
     setTimeout(() => {
       cpuEnd = cpuMicrosOf(job.serverPid);
+      ioEnd = ioCallsOf(job.serverPid);
       windowEnd = performance.now();
       measured = { requests, errors, goaways, closeTimeouts, badStatuses };
       phase = 'done';
@@ -236,6 +240,8 @@ export async function runExtProcLoad(job: ExtProcJob, codec: ExtProcCodec): Prom
     goaways: measured.goaways,
     closeTimeouts: measured.closeTimeouts,
     badStatuses: measured.badStatuses,
+    readsPerRequest: measured.requests === 0 ? 0 : (ioEnd.reads - ioStart.reads) / measured.requests,
+    writesPerRequest: measured.requests === 0 ? 0 : (ioEnd.writes - ioStart.writes) / measured.requests,
     errorSamples,
   };
 }

@@ -43,6 +43,22 @@ export function cpuMicrosOf(pid: number): number {
   return (ticks * 1e6) / clockTicks();
 }
 
+/** read-like and write-like system calls (syscr, syscw of /proc/<pid>/io) of the process and its children. */
+export function ioCallsOf(pid: number): { readonly reads: number; readonly writes: number } {
+  let reads = 0;
+  let writes = 0;
+  for (const member of processTree(pid)) {
+    try {
+      const io = readFileSync(`/proc/${member}/io`, 'utf8');
+      reads += Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+      writes += Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+    } catch {
+      // exited, or /proc/<pid>/io not readable here: counted as none
+    }
+  }
+  return { reads, writes };
+}
+
 /** Resident set size in bytes, of the process and its children. */
 export function rssBytesOf(pid: number): number {
   let bytes = 0;

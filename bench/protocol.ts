@@ -44,6 +44,9 @@ export interface JobResult {
   readonly goaways: number;
   readonly closeTimeouts: number;
   readonly badStatuses: number;
+  /** ext_proc only: the server's read- and write-like system calls per completed request (/proc/<pid>/io). */
+  readonly readsPerRequest?: number;
+  readonly writesPerRequest?: number;
   readonly errorSamples: readonly string[];
 }
 

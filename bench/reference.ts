@@ -51,6 +51,9 @@ export interface CellSummary {
   readonly floorCpuMicros: number;
   readonly sidecarP99Ms: number;
   readonly floorP99Ms: number;
+  /** read- and write-like system calls per request (/proc/<pid>/io), medians. */
+  readonly sidecarSyscalls: { readonly reads: number; readonly writes: number };
+  readonly floorSyscalls: { readonly reads: number; readonly writes: number };
   /** Summed over the rounds. */
   readonly sidecarErrors: number;
   readonly floorErrors: number;
@@ -184,6 +187,8 @@ function summarize(cells: readonly ReferenceCell[], measurements: readonly Refer
       floorCpuMicros: median(mine.map((m) => m.floor.cpuMicrosPerRequest)),
       sidecarP99Ms: median(mine.map((m) => m.sidecar.latency.p99)),
       floorP99Ms: median(mine.map((m) => m.floor.latency.p99)),
+      sidecarSyscalls: { reads: median(mine.map((m) => m.sidecar.readsPerRequest ?? 0)), writes: median(mine.map((m) => m.sidecar.writesPerRequest ?? 0)) },
+      floorSyscalls: { reads: median(mine.map((m) => m.floor.readsPerRequest ?? 0)), writes: median(mine.map((m) => m.floor.writesPerRequest ?? 0)) },
       sidecarErrors: mine.reduce((sum, m) => sum + m.sidecar.errors, 0),
       floorErrors: mine.reduce((sum, m) => sum + m.floor.errors, 0),
       errorSamples: [...samples].slice(0, 5),
@@ -194,13 +199,14 @@ function summarize(cells: readonly ReferenceCell[], measurements: readonly Refer
 // Targets of the restated performance issue, against floor (a+b).
 export const TARGETS = { throughputAtLeast: 0.9, cpuAtMost: 1.15, c16AddedP99BelowMs: 2 } as const;
 
+const io = (calls: { readonly reads: number; readonly writes: number }): string => `${calls.reads.toFixed(2)}+${calls.writes.toFixed(2)}`;
 const range = (s: Spread, digits = 2): string => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
 /** Markdown table: per cell, medians with their range over the rounds, absolute values, errors, whether the targets hold. */
 export function formatReference(summaries: readonly CellSummary[]): string {
   const lines = [
-    '| cell | thr ÷ floor (a+b) | CPU ÷ floor (a+b) | sidecar req/s | floor req/s | sidecar µs/req | floor µs/req | p99 ms sidecar / floor | +p99 ms | errors sidecar / floor | targets |',
-    '|---|---|---|---:|---:|---:|---:|---:|---|---:|---|',
+    '| cell | thr ÷ floor (a+b) | CPU ÷ floor (a+b) | sidecar req/s | floor req/s | sidecar µs/req | floor µs/req | p99 ms sidecar / floor | +p99 ms | syscalls/req sidecar / floor (read+write) | errors sidecar / floor | targets |',
+    '|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|',
   ];
   for (const s of summaries) {
     const met: string[] = [];
@@ -209,7 +215,7 @@ export function formatReference(summaries: readonly CellSummary[]): string {
     if (s.cell.concurrency === 16) met.push(s.addedP99Ms.median < TARGETS.c16AddedP99BelowMs ? 'p99 ok' : 'p99 MISS');
     if (s.sidecarErrors > 0) met.push('ERRORS');
     lines.push(
-      `| ${s.key} | ${range(s.throughput)} | ${range(s.cpu)} | ${s.sidecarRps.toFixed(0)} | ${s.floorRps.toFixed(0)} | ${s.sidecarCpuMicros.toFixed(0)} | ${s.floorCpuMicros.toFixed(0)} | ${s.sidecarP99Ms.toFixed(2)} / ${s.floorP99Ms.toFixed(2)} | ${range(s.addedP99Ms)} | ${s.sidecarErrors} / ${s.floorErrors} | ${met.join(', ')} |`,
+      `| ${s.key} | ${range(s.throughput)} | ${range(s.cpu)} | ${s.sidecarRps.toFixed(0)} | ${s.floorRps.toFixed(0)} | ${s.sidecarCpuMicros.toFixed(0)} | ${s.floorCpuMicros.toFixed(0)} | ${s.sidecarP99Ms.toFixed(2)} / ${s.floorP99Ms.toFixed(2)} | ${range(s.addedP99Ms)} | ${io(s.sidecarSyscalls)} / ${io(s.floorSyscalls)} | ${s.sidecarErrors} / ${s.floorErrors} | ${met.join(', ')} |`,
     );
   }
   return lines.join('\n');
