@@ -138,6 +138,9 @@ export async function startFakeLambda(options: FakeLambdaOptions): Promise<FakeL
   };
 }
 
+// Answers waiting for their keep-alive socket to close: one set of listeners per socket, not per answer.
+const socketAnswers = new WeakMap<object, Array<{ record: AnswerRecord; closed: () => void }>>();
+
 function recordAnswer(functionName: string, response: ServerResponse): AnswerRecord {
   let closed: () => void = () => undefined;
   const record: AnswerRecord = { functionName, bytesWritten: 0, cutOff: false, closedByClient: false, connectionClosed: new Promise<void>((resolve) => (closed = resolve)) };
@@ -150,12 +153,21 @@ function recordAnswer(functionName: string, response: ServerResponse): AnswerRec
   response.once('close', () => {
     if (!response.writableFinished) record.cutOff = true;
   });
+  const waiting = socketAnswers.get(socket);
+  if (waiting !== undefined) {
+    waiting.push({ record, closed });
+    return record;
+  }
+  const answers = [{ record, closed }];
+  socketAnswers.set(socket, answers);
   let peerClosed = false;
   socket.once('end', () => (peerClosed = true));
   socket.once('error', () => (peerClosed = true));
   socket.once('close', () => {
-    record.closedByClient = peerClosed;
-    closed();
+    for (const answer of answers) {
+      answer.record.closedByClient = peerClosed;
+      answer.closed();
+    }
   });
   return record;
 }
