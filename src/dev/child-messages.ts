@@ -20,13 +20,23 @@ export interface InvokeMessage {
   readonly clientContext: unknown;
 }
 
-export type ToChild = InvokeMessage;
+/** The parent took a chunk of a streamed response: the handler's stream may write on. */
+export interface AckMessage {
+  readonly type: 'ack';
+  readonly id: string;
+}
+
+export type ToChild = InvokeMessage | AckMessage;
 
 export type FromChild =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly error: FunctionErrorBody }
   | { readonly type: 'log'; readonly id: string | undefined; readonly line: string }
   | { readonly type: 'result'; readonly id: string; readonly body: string; readonly rssBytes: number }
+  // A streaming handler (awslambda.streamifyResponse): its content type, then each write, base64; the parent acks each chunk.
+  | { readonly type: 'content-type'; readonly id: string; readonly contentType: string }
+  | { readonly type: 'chunk'; readonly id: string; readonly data: string }
+  | { readonly type: 'stream-end'; readonly id: string; readonly rssBytes: number }
   | { readonly type: 'error'; readonly id: string; readonly error: FunctionErrorBody; readonly rssBytes: number; readonly fatal: boolean };
 
 /** What the parent tells the child at start, in its environment. */

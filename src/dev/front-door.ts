@@ -1,12 +1,15 @@
 // `lambda-extproc dev`: a local HTTP listener that plays Envoy's ext_proc
-// filter against our own gRPC server (BUFFERED body, raw_value headers,
-// ImmediateResponse → HTTP), so a laptop needs no Envoy. A development aid,
-// not a production proxy: no upstream, no timeouts of its own, no TLS.
+// filter against our own gRPC server (FULL_DUPLEX_STREAMED body, raw_value
+// headers, ImmediateResponse → HTTP, streamed_immediate_response → a chunked
+// HTTP response written as it comes), so a laptop needs no Envoy. A
+// development aid, not a production proxy: no upstream, no timeouts of its
+// own, no TLS.
+import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, credentials, type ClientDuplexStream, type MethodDefinition } from '@grpc/grpc-js';
-import { BodySendMode, type HeaderValueOption, type ProcessingRequest, type ProcessingResponse } from '../extproc/messages';
+import { BodySendMode, type HeaderMap, type HeaderValueOption, type ProcessingRequest, type ProcessingResponse } from '../extproc/messages';
 import { loadSchemas } from '../extproc/proto';
 
 export interface FrontDoor {
@@ -24,6 +27,14 @@ export interface FrontDoorOptions {
 }
 
 export const NO_ROUTE_BODY = 'no lambda-extproc route matched\n';
+
+/** A ProcessingResponse as the front door reads it, the streamed answer (Envoy 1.37) included. */
+type FrontDoorMessage = ProcessingResponse & {
+  streamed_immediate_response?: {
+    headers_response?: { headers?: HeaderMap; end_of_stream?: boolean };
+    body_response?: { body?: Buffer; end_of_stream?: boolean };
+  };
+};
 
 export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDoor> {
   const method = loadSchemas().extProc.Process as MethodDefinition<ProcessingRequest, ProcessingResponse>;
@@ -60,32 +71,65 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
 async function forward(call: ClientDuplexStream<ProcessingRequest, ProcessingResponse>, request: IncomingMessage, body: Buffer, response: ServerResponse): Promise<void> {
   response.on('close', () => call.cancel());
   call.write(toHeadersMessage(request, body.length === 0));
+  // FULL_DUPLEX_STREAMED: the body follows the headers at once, as Envoy sends it.
+  if (body.length > 0) call.write({ request_body: { body, end_of_stream: true } });
+  // Set once streamed headers went out: from then on a failure can only cut the response, as Envoy resets it.
+  let streaming = false;
   try {
-    for await (const message of call as AsyncIterable<ProcessingResponse>) {
+    for await (const message of call as AsyncIterable<FrontDoorMessage>) {
+      const streamed = message.streamed_immediate_response;
+      if (streamed?.headers_response !== undefined && !streaming) {
+        streaming = true;
+        const lines = fromHeaderMap(streamed.headers_response.headers);
+        const status = Number(lines.find(([key]) => key === ':status')?.[1] ?? 200);
+        response.writeHead(status >= 200 ? status : 200, lines.filter(([key]) => !isLocalReplyHidden(key)).flat());
+        // Sent now, so curl -N shows the status before the first chunk.
+        response.flushHeaders();
+        if (streamed.headers_response.end_of_stream === true) return void response.end();
+        continue;
+      }
+      if (streamed?.body_response !== undefined && streaming) {
+        const chunk = streamed.body_response.body ?? Buffer.alloc(0);
+        if (chunk.length > 0 && !response.write(chunk)) await once(response, 'drain');
+        if (streamed.body_response.end_of_stream === true) return void response.end();
+        continue;
+      }
+      if (streaming) return void response.destroy(); // anything else after streamed headers: Envoy resets the client
       // The server asks for more time while Lambda runs; we wait anyway.
-      if (message.override_message_timeout !== undefined) continue;
+      if (message.override_message_timeout !== undefined && streamed === undefined) continue;
       if (message.immediate_response !== undefined) {
         const answer = message.immediate_response;
         reply(response, Number(answer.status?.code ?? 200), toResponseHeaders(answer.headers?.set_headers ?? []), answer.body ?? Buffer.alloc(0));
         call.cancel();
         return;
       }
-      if (message.request_headers !== undefined && body.length > 0) {
-        call.write({ request_body: { body, end_of_stream: true } });
-        continue;
-      }
+      // A route waiting for the body (already sent) answers the headers CONTINUE first.
+      if (message.request_headers !== undefined && body.length > 0) continue;
       break;
     }
+    // The stream ended without end_of_stream: the response is cut.
+    if (streaming) return void response.destroy();
     // CONTINUE: Envoy would proxy upstream, and here there is none.
     reply(response, 404, [['content-type', 'text/plain']], Buffer.from(NO_ROUTE_BODY));
     call.cancel();
   } catch (error) {
+    // After streamed headers a failed ext_proc stream cuts the response (the client sees no final chunk).
+    if (streaming) return void response.destroy();
     // As Envoy with failure_mode_allow off: a failed ext_proc stream is a 500.
     reply(response, 500, [['content-type', 'text/plain']], Buffer.from(`ext_proc stream failed: ${(error as { details?: string }).details ?? (error as Error).message}\n`));
   }
 }
 
-// What Envoy sends first: pseudo-headers, lower-cased headers as raw_value, and BUFFERED mode.
+function fromHeaderMap(map: HeaderMap | undefined): Array<[string, string]> {
+  return (map?.headers ?? []).map((header) => [header.key.toLowerCase(), header.raw_value === undefined ? (header.value ?? '') : Buffer.from(header.raw_value).toString('latin1')]);
+}
+
+// Headers Envoy does not take from a local reply: pseudo-headers, x-envoy-*, lengths.
+function isLocalReplyHidden(key: string): boolean {
+  return key.startsWith(':') || key.startsWith('x-envoy-') || key === 'content-length' || key === 'transfer-encoding';
+}
+
+// What Envoy sends first: pseudo-headers, lower-cased headers as raw_value, and the body mode.
 function toHeadersMessage(request: IncomingMessage, endOfStream: boolean): ProcessingRequest {
   const headers: Array<[string, string]> = [
     [':authority', request.headers.host ?? 'localhost'],
@@ -100,7 +144,8 @@ function toHeadersMessage(request: IncomingMessage, endOfStream: boolean): Proce
   headers.push(['x-forwarded-proto', 'http'], ['x-request-id', randomUUID()]);
   return {
     request_headers: { headers: { headers: headers.map(([key, value]) => ({ key, raw_value: Buffer.from(value, 'latin1') })) }, end_of_stream: endOfStream },
-    protocol_config: { request_body_mode: BodySendMode.BUFFERED, response_body_mode: BodySendMode.NONE },
+    // FULL_DUPLEX_STREAMED, as the shipped Envoy config's streaming route: streaming routes stream, the others answer once.
+    protocol_config: { request_body_mode: BodySendMode.FULL_DUPLEX_STREAMED, response_body_mode: BodySendMode.NONE },
   };
 }
 
@@ -109,7 +154,7 @@ function toResponseHeaders(options: readonly HeaderValueOption[]): Array<[string
   const headers: Array<[string, string]> = [];
   for (const option of options) {
     const key = option.header.key.toLowerCase();
-    if (key.startsWith(':') || key.startsWith('x-envoy-') || key === 'content-length' || key === 'transfer-encoding') continue;
+    if (isLocalReplyHidden(key)) continue;
     const value = option.header.raw_value === undefined ? '' : Buffer.from(option.header.raw_value).toString('latin1');
     if (option.append?.value !== true) {
       for (let i = headers.length - 1; i >= 0; i--) if (headers[i]?.[0] === key) headers.splice(i, 1);

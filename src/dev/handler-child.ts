@@ -3,6 +3,7 @@
 // invocation at a time with Lambda's event, context and error shape. It lives
 // in its own process so that a handler that throws, hangs, exits or fills its
 // heap cannot harm the sidecar. Development and tests only.
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { format, types } from 'node:util';
 import { HANDLER_EXPORT, HANDLER_FILE_ENV, type FromChild, type FunctionErrorBody, type InvokeMessage, type ToChild } from './child-messages';
@@ -11,6 +12,63 @@ type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: Record<string, unknown>, callback: Callback) => unknown;
 
 let current: string | undefined;
+// Set while a streamed chunk waits for the parent to take it.
+let awaitingAck: { readonly id: string; readonly resume: () => void } | undefined;
+
+// Lambda's Node runtime marks a streaming handler with this symbol and value (awslambda.streamifyResponse).
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const STREAM_RESPONSE = 'response';
+const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+/** The response stream a streaming handler writes to, as Lambda's Node runtime hands it over. */
+type ResponseStream = Writable & { setContentType(contentType: string): void };
+
+// The `awslambda` global of Lambda's Node runtime: streamifyResponse and HttpResponseStream.from.
+function installAwsLambdaGlobal(): void {
+  const streamifyResponse = (handler: Handler): Handler => Object.assign(handler, { [HANDLER_STREAMING]: STREAM_RESPONSE });
+  const HttpResponseStream = {
+    // The HTTP-integration prelude: JSON {statusCode, headers, cookies}, eight NUL bytes, then the body.
+    from(stream: ResponseStream, prelude: Record<string, unknown>): ResponseStream {
+      stream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+      stream.write(Buffer.concat([Buffer.from(JSON.stringify(prelude), 'utf8'), Buffer.alloc(8)]));
+      return stream;
+    },
+  };
+  (globalThis as Record<string, unknown>).awslambda = { streamifyResponse, HttpResponseStream };
+}
+
+function isStreaming(handler: Handler): boolean {
+  return (handler as unknown as Record<symbol, unknown>)[HANDLER_STREAMING] === STREAM_RESPONSE;
+}
+
+/** Each write goes to the parent as one chunk; the next write waits until the parent took it. */
+function createResponseStream(id: string): { stream: ResponseStream; finished: Promise<void> } {
+  let contentType = 'application/octet-stream';
+  let typeSent = false;
+  const sendType = (): void => {
+    if (typeSent) return;
+    typeSent = true;
+    send({ type: 'content-type', id, contentType });
+  };
+  const writable = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      sendType();
+      awaitingAck = { id, resume: () => callback() };
+      send({ type: 'chunk', id, data: chunk.toString('base64') });
+    },
+    final(callback) {
+      sendType();
+      callback();
+    },
+  });
+  const stream = Object.assign(writable, {
+    setContentType(type: string) {
+      if (!typeSent) contentType = type;
+    },
+  });
+  const finished = new Promise<void>((resolve) => stream.once('finish', () => resolve()));
+  return { stream, finished };
+}
 
 function send(message: FromChild): void {
   process.send?.(message);
@@ -86,6 +144,7 @@ function runInvocation(handler: Handler, message: InvokeMessage): void {
   let event: unknown;
   try {
     event = JSON.parse(message.event);
+    if (isStreaming(handler)) return runStreaming(handler, event, context, message, finish);
     const returned = handler(event, context, (error, result) => finish(error, result));
     // A promise settles the invocation; otherwise the handler calls back.
     if (returned !== null && typeof returned === 'object' && typeof (returned as { then?: unknown }).then === 'function') {
@@ -99,6 +158,23 @@ function runInvocation(handler: Handler, message: InvokeMessage): void {
   } catch (error) {
     finish(error);
   }
+}
+
+// A streamifyResponse handler: (event, responseStream, context). The invocation ends when the
+// handler's promise settles and the stream has finished (ended by the handler, or here after it returned).
+function runStreaming(handler: Handler, event: unknown, context: Record<string, unknown>, message: InvokeMessage, finish: (error: unknown) => void): void {
+  const { stream, finished } = createResponseStream(message.id);
+  const streamingHandler = handler as unknown as (event: unknown, stream: ResponseStream, context: Record<string, unknown>) => unknown;
+  Promise.resolve()
+    .then(() => streamingHandler(event, stream, context))
+    .then(
+      async () => {
+        if (!stream.writableEnded) stream.end();
+        await finished;
+        send({ type: 'stream-end', id: message.id, rssBytes: process.memoryUsage.rss() });
+      },
+      (error: unknown) => finish(error ?? new Error('rejected without a reason')),
+    );
 }
 
 function fatal(errorType: string, error: unknown): void {
@@ -116,6 +192,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (error) => fatal('Runtime.UncaughtException', error));
   process.on('unhandledRejection', (reason) => fatal('Runtime.UnhandledPromiseRejection', reason));
   patchConsole();
+  installAwsLambdaGlobal();
   let handler: Handler;
   try {
     if (file === undefined) throw new Error(`${HANDLER_FILE_ENV} is not set`);
@@ -129,6 +206,11 @@ async function main(): Promise<void> {
   }
   process.on('message', (message: ToChild) => {
     if (message.type === 'invoke') runInvocation(handler, message);
+    else if (message.type === 'ack' && awaitingAck?.id === message.id) {
+      const { resume } = awaitingAck;
+      awaitingAck = undefined;
+      resume();
+    }
   });
   send({ type: 'ready' });
 }

@@ -27,6 +27,16 @@ export interface InvocationRequest {
   readonly clientContext: unknown;
   /** Region of the request's signature: the handler's AWS_REGION. */
   readonly region: string;
+  /** InvokeWithResponseStream: a streaming handler's writes go here as they are made (else they are collected). */
+  readonly sink?: ResponseSink;
+}
+
+/** Where a streaming handler's output goes while it runs. */
+export interface ResponseSink {
+  /** The stream's content type, before its first chunk (or at its end when it wrote none). */
+  contentType(type: string): void;
+  /** One write of the handler; the handler's next write waits until this resolves. */
+  chunk(bytes: Buffer): Promise<void>;
 }
 
 export interface InvocationOutcome {
@@ -35,6 +45,8 @@ export interface InvocationOutcome {
   readonly functionError: 'Unhandled' | undefined;
   /** START … REPORT, as Lambda's log stream has it. */
   readonly log: string;
+  /** The handler streamed (awslambda.streamifyResponse): with a sink, its bytes went there and `body` is empty. */
+  readonly streamed?: boolean;
 }
 
 export interface HandlerHost {
@@ -112,6 +124,8 @@ export function createHandlerHost(fn: LocalFunction, options: HandlerHostOptions
     const running = child;
     const invokeStarted = performance.now();
     const message: InvokeMessage = { type: 'invoke', id: request.id, event: request.event, invokedFunctionArn: request.invokedFunctionArn, deadlineMs: Date.now() + fn.timeoutMs, clientContext: request.clientContext };
+    const collected: Buffer[] = [];
+    let streamed = false;
     const answer = await new Promise<{ body: Buffer; functionError: 'Unhandled' | undefined; rssBytes: number; status?: string }>((resolve) => {
       const timer = setTimeout(() => {
         running.listener = undefined;
@@ -119,8 +133,29 @@ export function createHandlerHost(fn: LocalFunction, options: HandlerHostOptions
         // Lambda's answer for a timed-out invocation (the environment is then reset).
         resolve({ body: errorBody({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${request.id} Error: Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds` }), functionError: 'Unhandled', rssBytes: 0, status: 'timeout' });
       }, fn.timeoutMs);
+      const ack = (): void => {
+        if (!running.exited && running.listener !== undefined) running.process.send({ type: 'ack', id: request.id });
+      };
       running.listener = (event) => {
         if (event.type === 'log') return emit(event.line);
+        if (event.type === 'content-type' && event.id === request.id) {
+          streamed = true;
+          return request.sink?.contentType(event.contentType);
+        }
+        if (event.type === 'chunk' && event.id === request.id) {
+          streamed = true;
+          const bytes = Buffer.from(event.data, 'base64');
+          if (request.sink === undefined) {
+            collected.push(bytes);
+            return ack();
+          }
+          return void request.sink.chunk(bytes).then(ack, () => undefined);
+        }
+        if (event.type === 'stream-end' && event.id === request.id) {
+          clearTimeout(timer);
+          running.listener = undefined;
+          return resolve({ body: Buffer.concat(collected), functionError: undefined, rssBytes: event.rssBytes });
+        }
         if (event.type !== 'result' && event.type !== 'error' && event.type !== 'exit') return;
         if (event.type !== 'exit' && event.id !== request.id) return;
         clearTimeout(timer);
@@ -135,7 +170,8 @@ export function createHandlerHost(fn: LocalFunction, options: HandlerHostOptions
       if (running.exited) running.listener({ type: 'exit', reason: 'exited before the invocation' });
       else running.process.send(message);
     });
-    return finish(request, lines, emit, invokeStarted, initMs, answer.rssBytes, answer.body, answer.status, answer.functionError);
+    const outcome = finish(request, lines, emit, invokeStarted, initMs, answer.rssBytes, answer.body, answer.status, answer.functionError);
+    return streamed ? { ...outcome, streamed } : outcome;
   };
 
   // Kills a process and forgets it, so the next invocation starts a fresh one.

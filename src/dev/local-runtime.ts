@@ -9,7 +9,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHandlerHost, type HandlerHost, type LocalFunction } from './handler-host';
+import { EventStreamCodec, type MessageHeaders } from '@smithy/core/event-streams';
+import { createHandlerHost, type HandlerHost, type LocalFunction, type ResponseSink } from './handler-host';
 
 export interface LocalRuntimeOptions {
   /** 127.0.0.1:PORT (port 0: any free port); any other host is refused. */
@@ -35,6 +36,8 @@ const MAX_PENDING = 100;
 const LOG_TAIL_BYTES = 4096;
 const ACCOUNT = '000000000000';
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+// InvokeWithResponseStream: the answer is an AWS event stream of PayloadChunk events and one InvokeComplete.
+const STREAM_PATH = /^\/2021-11-15\/functions\/([^/]+)\/response-streaming-invocations$/;
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=[^/\s]+\/\d{8}\/([^/\s]+)\/([^/\s]+)\/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$/;
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost)(:\d+)?$/i;
 
@@ -81,16 +84,18 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   const region = scope[1] ?? '';
   if (scope[2] !== 'lambda') return sendError(response, 403, 'InvalidSignatureException', "Credential should be scoped to correct service: 'lambda'.");
   const [path = '', query = ''] = (request.url ?? '/').split('?');
-  const found = INVOKE_PATH.exec(path);
-  if (request.method !== 'POST' || found === null) return sendError(response, 404, 'UnknownOperationException', `the local Lambda runtime serves Invoke only (got ${request.method} ${path})`);
+  const streamFound = STREAM_PATH.exec(path);
+  const found = streamFound ?? INVOKE_PATH.exec(path);
+  if (request.method !== 'POST' || found === null) return sendError(response, 404, 'UnknownOperationException', `the local Lambda runtime serves Invoke and InvokeWithResponseStream only (got ${request.method} ${path})`);
   const named = parseFunctionName(decodeURIComponent(found[1] ?? ''));
   const qualifier = new URLSearchParams(query).get('Qualifier') ?? named.qualifier;
   const arn = `arn:aws:lambda:${region}:${ACCOUNT}:function:${named.name}${qualifier === undefined ? '' : `:${qualifier}`}`;
   const host = hosts.get(named.name);
   if (host === undefined) return sendError(response, 404, 'ResourceNotFoundException', `Function not found: ${arn}`);
   const invocationType = headerOf(request, 'x-amz-invocation-type') ?? 'RequestResponse';
-  if (invocationType !== 'RequestResponse' && invocationType !== 'Event' && invocationType !== 'DryRun') {
-    return sendError(response, 400, 'ValidationException', `1 validation error detected: Value '${invocationType}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`);
+  const allowed = streamFound === null ? ['Event', 'RequestResponse', 'DryRun'] : ['RequestResponse', 'DryRun'];
+  if (!allowed.includes(invocationType)) {
+    return sendError(response, 400, 'ValidationException', `1 validation error detected: Value '${invocationType}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`);
   }
   const logType = headerOf(request, 'x-amz-log-type') ?? 'None';
   if (logType !== 'None' && logType !== 'Tail') {
@@ -113,6 +118,7 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   };
   if (invocationType === 'DryRun') return send(response, 204, headers, Buffer.alloc(0));
   if (host.pending() >= MAX_PENDING) return sendError(response, 429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: 'ConcurrentInvocationLimitExceeded' });
+  if (streamFound !== null) return streamInvocation(response, host, { id: requestId, event, invokedFunctionArn: arn, clientContext, region }, headers, logType === 'Tail');
   const outcome = host.invoke({ id: requestId, event, invokedFunctionArn: arn, clientContext, region });
   // Event: accepted now, run in the background; its output appears in the terminal only.
   if (invocationType === 'Event') return send(response, 202, headers, Buffer.alloc(0));
@@ -127,6 +133,65 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   if (functionError !== undefined) headers['X-Amz-Function-Error'] = functionError;
   if (logType === 'Tail') headers['X-Amz-Log-Result'] = tailOf(result.log);
   send(response, 200, headers, output);
+}
+
+/**
+ * InvokeWithResponseStream: Lambda's status and headers (Content-Type the
+ * stream's) at the handler's first write, a PayloadChunk event per write as
+ * it is made, then InvokeComplete (with ErrorCode and ErrorDetails when the
+ * function failed). A handler that does not stream sends its result as one
+ * chunk, as Lambda does. A slow reader holds the handler's next write back.
+ */
+async function streamInvocation(response: ServerResponse, host: HandlerHost, invocation: Omit<Parameters<HandlerHost['invoke']>[0], 'sink'>, headers: Record<string, string>, tail: boolean): Promise<void> {
+  let contentType = 'application/octet-stream';
+  const begin = (): void => {
+    if (!response.headersSent) response.writeHead(200, { ...headers, 'Content-Type': contentType });
+  };
+  const sink: ResponseSink = {
+    contentType(type) {
+      contentType = type;
+    },
+    chunk(bytes) {
+      begin();
+      if (bytes.length === 0 || response.destroyed) return response.destroyed ? Promise.reject(new Error('the client went away')) : Promise.resolve();
+      if (response.write(frame('PayloadChunk', bytes))) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          response.off('close', onClose);
+          resolve();
+        };
+        const onClose = (): void => {
+          response.off('drain', onDrain);
+          reject(new Error('the client went away'));
+        };
+        response.once('drain', onDrain);
+        response.once('close', onClose);
+      });
+    },
+  };
+  const result = await host.invoke({ ...invocation, sink });
+  if (response.destroyed) return;
+  if (result.streamed !== true && result.functionError === undefined) {
+    contentType = 'application/json';
+    begin();
+    response.write(frame('PayloadChunk', result.body));
+  }
+  begin();
+  const complete: Record<string, string> = result.functionError === undefined ? {} : { ErrorCode: result.functionError, ErrorDetails: result.body.toString('utf8') };
+  if (tail) complete.LogResult = tailOf(result.log);
+  response.end(frame('InvokeComplete', Buffer.from(JSON.stringify(complete), 'utf8'), 'application/json'));
+}
+
+const codec = new EventStreamCodec(
+  (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+  (text) => Buffer.from(text, 'utf8'),
+);
+
+function frame(eventType: string, body: Buffer, contentType = 'application/octet-stream'): Buffer {
+  const str = (value: string) => ({ type: 'string' as const, value });
+  const messageHeaders: MessageHeaders = { ':event-type': str(eventType), ':content-type': str(contentType), ':message-type': str('event') };
+  const encoded = codec.encode({ headers: messageHeaders, body });
+  return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
 }
 
 /** A function name as Lambda accepts it: name, name:qualifier, or a full ARN. */
