@@ -15,6 +15,7 @@ import type { LocalFunction } from '../../src/dev/handler-host';
 import { startLocalRuntime, type LocalRuntime } from '../../src/dev/local-runtime';
 import { createLogger } from '../../src/observability/logger';
 import { createEnvoyStreamClient, type EnvoyStreamClient } from '../envoy-stream-client';
+import { startCli } from '../support/cli';
 
 // The compiled child, as `dev` runs it (npm run build first, as for the CLI tests).
 const CHILD = join(__dirname, '..', '..', 'dist', 'dev', 'handler-child.js');
@@ -207,4 +208,24 @@ t.test('the dev front door writes a streamed answer to the HTTP client as it com
 
   const none = await curlN(door.port, '/nowhere');
   t.equal(none.status, 404, 'no route: still 404 with FULL_DUPLEX_STREAMED announced');
+});
+
+t.test('dev --config config/example.yaml: curl -N /stream shows each line as the example function writes it', async (t) => {
+  const cli = await startCli(['dev', '--config', join(__dirname, '..', '..', 'config', 'example.yaml'), '--http', '0', '--lambda', '0', '--listen', '0'], { AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:9' });
+  t.teardown(() => cli.stop('SIGKILL'));
+  let port = 0;
+  for (let i = 0; i < 400 && port === 0; i++) {
+    const found = /"port":(\d+)[^\n]*dev front door listening/.exec(cli.output());
+    if (found !== null) port = Number(found[1]);
+    else await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.ok(port > 0, 'front door listening line');
+  const arrivals: number[] = [];
+  const answer = await curlN(port, '/stream?lines=2', () => arrivals.push(Date.now()));
+  t.equal(answer.status, 200);
+  t.equal(answer.headers['x-handled-by'], 'examples/functions/stream.mjs', 'headers from HttpResponseStream.from');
+  t.equal(answer.headers['content-type'], 'text/plain; charset=utf-8');
+  t.same(answer.chunks, ['line 1 of 2 from stream\n', 'line 2 of 2 from stream\n'], 'one chunk per write, the query read from the API Gateway event');
+  t.ok(answer.complete);
+  t.comment(`the second line came ${(arrivals[1] ?? 0) - (arrivals[0] ?? 0)} ms after the first (the function waits 1 s between writes)`);
 });
