@@ -400,3 +400,13 @@ t.test('buffered routes on the same server are served as before', async (t) => {
   t.equal(streamed.outcome, 'streamed');
   t.equal(streamed.body.toString(), 'streamed');
 });
+
+t.test('a streaming route with proxy_url is not served: 500, cause config, Lambda not called', async (t) => {
+  const r = await rig(t, { direct: { run: async (w) => void (await w.write('x')) } }, { extraRoutes: streamRoute('proxied', 'match: { path: /proxied }\nfunction_name: direct\nproxy_url: http://127.0.0.1:9') });
+  const reply = await r.exchange({ path: '/proxied' });
+  t.equal(reply.outcome, 'immediate');
+  t.equal(reply.status, 500);
+  t.equal(r.fake.invocations.length, 0);
+  await until(() => requestLine(r.h, '/proxied') !== undefined, 'the request line');
+  t.match(requestLine(r.h, '/proxied'), { status: 500, cause: 'config', error: /invoke_mode RESPONSE_STREAM does not support proxy_url/ });
+});
