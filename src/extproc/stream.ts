@@ -316,7 +316,64 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
 
   async function invoke(body: Buffer[] | null): Promise<void> {
     if (head === undefined || route === undefined || match === undefined) return;
-    if (route.invoke_mode === 'RESPONSE_STREAM' && generation.handleStream !== undefined) return invokeStreaming(body, generation.handleStream);
+    if (route.invoke_mode === 'RESPONSE_STREAM' && generation.handleStream !== undefined) {
+      // Declared in this block, so the closure is made for streaming routes only: buffered streams allocate nothing new.
+      return invokeStreaming(body, generation.handleStream);
+      // A RESPONSE_STREAM route: InvokeWithResponseStream up to the first byte, then
+      // streamed to Envoy (FULL_DUPLEX_STREAMED) or collected into one answer.
+      async function invokeStreaming(body: Buffer[] | null, handleStream: StreamRouteHandler): Promise<void> {
+        if (head === undefined || route === undefined || match === undefined) return;
+        phase = 'invoking';
+        const current = route;
+        const requestHead = head;
+        const request = toHttpRequest(requestHead, body);
+        // The duplex timer has run since the headers; a collecting route starts its own now.
+        const timer = duplex ? overrideTimer : scheduleTimeoutOverride(current.timeout);
+        chunks = [];
+        cancellation = createCancellation();
+        let outcome: StreamStartOutcome;
+        try {
+          outcome = await handleStream(request, current, match, cancellation);
+          if (phase !== 'invoking') return abandon(outcome.start); // cancelled while Lambda ran
+          if (!duplex) return answer(await collected(outcome.start, current), current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
+        } catch (thrown) {
+          // Only collecting throws: the stream failed or passed the answer limit before anything was sent.
+          if (phase !== 'invoking') return;
+          const error = toLambdaExtprocError(thrown);
+          return answer(toErrorResponse(error, current.preserve_lambda_api_error_code), current.name, current.function_name, error);
+        } finally {
+          if (timer !== undefined) clearTimeout(timer);
+        }
+        const { start, lambdaRequestId, skippedBody } = outcome;
+        if (start.kind === 'whole') return answer(start.response, current.name, current.function_name, outcome.error, lambdaRequestId, skippedBody);
+        phase = 'streaming';
+        const written = await writeStreamedResponse(call, start.response);
+        // Envoy went away (the client did): the Lambda request is already aborted.
+        if (cancelledMidStream) return events.requestCancelled(current.name, Date.now() - requestHead.receivedAt, written.bytes);
+        if (phase !== 'streaming') return; // ended by a protocol error, already reported
+        if (!written.headersSent && written.error !== undefined) {
+          // Nothing reached Envoy: still the buffered answer.
+          return answer(toErrorResponse(written.error, current.preserve_lambda_api_error_code), current.name, current.function_name, written.error, lambdaRequestId, skippedBody);
+        }
+        // The writer ended the call itself: OK after end_of_stream, UNAVAILABLE after a failure.
+        phase = 'done';
+        close();
+        events.requestDone({
+          route: current.name,
+          functionName: current.function_name,
+          method: requestHead.method,
+          path: requestHead.path,
+          status: start.response.status,
+          latencyMs: Date.now() - requestHead.receivedAt,
+          requestId: requestHead.requestId,
+          lambdaRequestId,
+          skippedBody,
+          traceId: headerValue(start.response.headers, 'x-amzn-trace-id'),
+          error: written.error,
+          streamedBytes: written.bytes,
+        });
+      }
+    }
     phase = 'invoking';
     const request = toHttpRequest(head, body);
     const current = route;
@@ -341,61 +398,6 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     return setTimeout(() => {
       if (phase === 'invoking' || phase === 'body') send(overrideTimeout(routeTimeout + 1000));
     }, Math.max(1, Math.floor(limit / 2)));
-  }
-
-  // A RESPONSE_STREAM route: InvokeWithResponseStream up to the first byte, then
-  // streamed to Envoy (FULL_DUPLEX_STREAMED) or collected into one answer.
-  async function invokeStreaming(body: Buffer[] | null, handleStream: StreamRouteHandler): Promise<void> {
-    if (head === undefined || route === undefined || match === undefined) return;
-    phase = 'invoking';
-    const current = route;
-    const requestHead = head;
-    const request = toHttpRequest(requestHead, body);
-    // The duplex timer has run since the headers; a collecting route starts its own now.
-    const timer = duplex ? overrideTimer : scheduleTimeoutOverride(current.timeout);
-    chunks = [];
-    cancellation = createCancellation();
-    let outcome: StreamStartOutcome;
-    try {
-      outcome = await handleStream(request, current, match, cancellation);
-      if (phase !== 'invoking') return abandon(outcome.start); // cancelled while Lambda ran
-      if (!duplex) return answer(await collected(outcome.start, current), current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
-    } catch (thrown) {
-      // Only collecting throws: the stream failed or passed the answer limit before anything was sent.
-      if (phase !== 'invoking') return;
-      const error = toLambdaExtprocError(thrown);
-      return answer(toErrorResponse(error, current.preserve_lambda_api_error_code), current.name, current.function_name, error);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-    }
-    const { start, lambdaRequestId, skippedBody } = outcome;
-    if (start.kind === 'whole') return answer(start.response, current.name, current.function_name, outcome.error, lambdaRequestId, skippedBody);
-    phase = 'streaming';
-    const written = await writeStreamedResponse(call, start.response);
-    // Envoy went away (the client did): the Lambda request is already aborted.
-    if (cancelledMidStream) return events.requestCancelled(current.name, Date.now() - requestHead.receivedAt, written.bytes);
-    if (phase !== 'streaming') return; // ended by a protocol error, already reported
-    if (!written.headersSent && written.error !== undefined) {
-      // Nothing reached Envoy: still the buffered answer.
-      return answer(toErrorResponse(written.error, current.preserve_lambda_api_error_code), current.name, current.function_name, written.error, lambdaRequestId, skippedBody);
-    }
-    // The writer ended the call itself: OK after end_of_stream, UNAVAILABLE after a failure.
-    phase = 'done';
-    close();
-    events.requestDone({
-      route: current.name,
-      functionName: current.function_name,
-      method: requestHead.method,
-      path: requestHead.path,
-      status: start.response.status,
-      latencyMs: Date.now() - requestHead.receivedAt,
-      requestId: requestHead.requestId,
-      lambdaRequestId,
-      skippedBody,
-      traceId: headerValue(start.response.headers, 'x-amzn-trace-id'),
-      error: written.error,
-      streamedBytes: written.bytes,
-    });
   }
 
   function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string, skippedBody?: boolean): void {
