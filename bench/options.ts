@@ -50,7 +50,7 @@ export const USAGE = `npm run bench -- [options]
   --soak N           N seconds of steady load (--soak-rate req/s, default 500), RSS every 5 s
   --profile N        N seconds of load on a sidecar run with node --cpu-prof; prints the top of the profile
   --profile-body B   request body bytes for --profile (default 1024)
-  --runs N           headline rounds (default 3)
+  --runs N           rounds (default 3; --compare and --joined: 6)
   --close MODE       reset, graceful or both (default both)
   --connections N    HTTP/2 connections of the c64 cells (default 4)
   --log-level LEVEL  the sidecar's log_level (default info: one log line per request, as shipped)
