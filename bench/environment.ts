@@ -17,6 +17,8 @@ export interface EnvironmentOptions {
   readonly nodeFlags: readonly string[];
   /** More flags for the sidecars alone (the profiler's). */
   readonly sidecarNodeArgs?: readonly string[];
+  /** The sidecar CLI to start (another build's dist/main.js); default this build's. */
+  readonly sidecarCli?: string;
 }
 
 export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
@@ -31,7 +33,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     const sidecarArgs = [...options.nodeFlags, ...(options.sidecarNodeArgs ?? [])];
     const config = writeSidecarConfig(lambda.port, options.logLevel);
     stops.push(async () => config.remove());
-    const sidecar = await startSidecar(config.path, sidecarArgs);
+    const sidecar = await startSidecar(config.path, sidecarArgs, 1, options.sidecarCli);
     stops.push(sidecar.stop);
     const grpcFloor = options.withGrpcFloor ? await startGrpcFloor(options.nodeFlags) : sidecar;
     if (options.withGrpcFloor) stops.push(grpcFloor.stop);

@@ -46,7 +46,7 @@ export const USAGE = `npm run bench -- [options]
                      alternating which is loaded first; prints per cell the median and range of
                      throughput ÷ floor and CPU/request ÷ floor → bench/results/latest.json
   --quick            one round, short windows
-  --sidecar DIR      measure the sidecar of another build (DIR = its dist/) instead of this one
+  --sidecar DIR      measure (or --profile) the sidecar of another build (DIR = its dist/) instead of this one
   --soak N           N seconds of steady load (--soak-rate req/s, default 500), RSS every 5 s
   --profile N        N seconds of load on a sidecar run with node --cpu-prof; prints the top of the profile
   --profile-body B   request body bytes for --profile (default 1024)

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { startEnvironment } from './environment';
 import { measureExtProc, type Targets } from './measure-cell';
 import type { BenchOptions } from './options';
+import { sidecarCliOf } from './reference';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './profile-summary';
 import type { JobResult } from './protocol';
 
@@ -18,7 +19,7 @@ export async function runProfile(options: BenchOptions, log: (line: string) => v
   const dir = resolve('bench/results');
   mkdirSync(dir, { recursive: true });
   const startedAt = Date.now();
-  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: false, sidecarNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const env = await startEnvironment({ logLevel: options.logLevel, nodeFlags: options.nodeFlags, withGrpcFloor: false, sidecarNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], sidecarCli: sidecarCliOf(options) });
   let load: JobResult;
   try {
     const targets: Targets = { worker: env.worker, lambda: env.lambda, sidecar: env.sidecar, grpcFloor: env.grpcFloor, maxConnections: options.maxConnections };

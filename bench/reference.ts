@@ -90,8 +90,13 @@ export interface ReferenceSetup {
   readonly configPath: string;
 }
 
+/** The sidecar CLI a run measures: this build's, or --sidecar DIR's. */
+export function sidecarCliOf(options: Pick<BenchOptions, 'sidecarDir'>): string {
+  return options.sidecarDir === '' ? SIDECAR_CLI : `${options.sidecarDir.replace(/\/+$/, '')}/main.js`;
+}
+
 export async function runReference(setup: ReferenceSetup, options: BenchOptions, log: (line: string) => void): Promise<ReferenceResult> {
-  const cli = options.sidecarDir === '' ? SIDECAR_CLI : `${options.sidecarDir.replace(/\/+$/, '')}/main.js`;
+  const cli = sidecarCliOf(options);
   const cells = referenceCells(options);
   const window: CellWindow = { warmupMs: options.warmupMs, durationMs: options.durationMs };
   const warmWindow: CellWindow = { warmupMs: 0, durationMs: options.quick ? 500 : 1500 };
