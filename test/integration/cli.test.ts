@@ -26,7 +26,7 @@ t.test('--version prints the package version and --help the usage', async (t) =>
 t.test('check exits 0 on a valid config and 1 with every problem on a bad one', async (t) => {
   const good = await runCli(['check', '--config', join(__dirname, '..', '..', 'config', 'example.yaml')]);
   t.equal(good.code, 0, good.stderr);
-  t.match(good.stdout, /OK \(3 routes\)/);
+  t.match(good.stdout, /OK \(4 routes\)/);
   const bad = await runCli(['check', '--config', write('bad.yaml', 'routes:\n  - name: a\n    aws_key: k\n    typo: 1\n')]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /routes\[0\]: unknown field 'typo'/);
@@ -46,10 +46,10 @@ t.test('a config file is FILE or --config FILE alike, for check, run and dev', a
   for (const args of [['check', EXAMPLE], ['check', '--config', EXAMPLE], ['check', '-c', EXAMPLE]]) {
     const r = await runCli(args);
     t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    t.equal(r.stdout, `${EXAMPLE}: OK (3 routes)\n`);
+    t.equal(r.stdout, `${EXAMPLE}: OK (4 routes)\n`);
   }
   const fromEnv = await runCli(['check'], { LAMBDA_EXTPROC_CONFIG: EXAMPLE });
-  t.equal(fromEnv.stdout, `${EXAMPLE}: OK (3 routes)\n`, 'LAMBDA_EXTPROC_CONFIG as before');
+  t.equal(fromEnv.stdout, `${EXAMPLE}: OK (4 routes)\n`, 'LAMBDA_EXTPROC_CONFIG as before');
   const twice = await runCli(['check', EXAMPLE, '--config', EXAMPLE]);
   t.equal(twice.code, 2);
   t.equal(twice.stderr, 'check: give the config file once, as check FILE or check --config FILE\n');
