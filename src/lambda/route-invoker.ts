@@ -103,12 +103,6 @@ export function createStreamRouteInvoker(routes: readonly RouteConfig[], deps: L
       byName.set(route.name, () => Promise.reject(problem));
       continue;
     }
-    if (route.proxy_url !== undefined) {
-      // The streaming path runs on undici alone; the SDK's proxy agents do not reach it.
-      const problem = new LambdaExtprocError('config', `route ${route.name}: invoke_mode RESPONSE_STREAM does not support proxy_url`);
-      byName.set(route.name, () => Promise.reject(problem));
-      continue;
-    }
     const source = deps.credentials.sourceFor(route, resolved.region);
     const dispatcher = deps.clients.poolFor(new URL(resolved.endpoint).origin, route.keepalive);
     byName.set(route.name, createStreamInvoke({ endpoint: resolved.endpoint, region: resolved.region, credentials: source.provider, dispatcher }, resolved.target));

@@ -131,3 +131,15 @@ routes:
   t.same(routeProblems(config.routes, { AWS_DEFAULT_REGION: 'eu-central-1' }).map((p) => p.path), ['routes[2].function_name'], 'AWS_DEFAULT_REGION too');
   t.same(routeProblems(ok('routes: [{ name: a, function_name: F, aws_region: us-east-1 }]').routes, {}), [], 'a route with a region has none');
 });
+
+t.test('a streaming route behind proxy_url fails every request: reported on proxy_url', async (t) => {
+  const config = ok(`
+defaults: { aws_region: us-east-1, proxy_url: "http://127.0.0.1:3128" }
+routes:
+  - { name: buffered, function_name: F }
+  - { name: streamed, function_name: F, invoke_mode: RESPONSE_STREAM }
+`);
+  t.same(formatProblems(routeProblems(config.routes, {})).split('\n'), [
+    'routes[1].proxy_url: invoke_mode RESPONSE_STREAM does not support proxy_url: streaming routes call Lambda directly',
+  ]);
+});
