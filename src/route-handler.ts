@@ -23,6 +23,13 @@ export interface HandlerOutcome {
   readonly skippedBody?: boolean;
 }
 
+/** Lambda refuses a larger payload; measured on the encoded JSON, so base64 growth counts. */
+function assertWithinPayloadLimit(bytes: Uint8Array): void {
+  if (bytes.length > LAMBDA_PAYLOAD_LIMIT) {
+    throw new LambdaExtprocError('payload_too_large', `payload of ${bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
+  }
+}
+
 export type Invoke = (route: RouteConfig, payload: Uint8Array, cancellation: Cancellation) => Promise<LambdaResult>;
 
 /** Told how long each Lambda call took (not payload building), whatever its outcome. */
@@ -35,9 +42,7 @@ export function createRouteHandler(invoke: Invoke, timed: InvokeTimer = () => un
     try {
       const payload = buildPayload(request, route, match);
       skippedBody = payload.skippedBody;
-      if (payload.bytes.length > LAMBDA_PAYLOAD_LIMIT) {
-        throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
-      }
+      assertWithinPayloadLimit(payload.bytes);
       const started = performance.now();
       let result: LambdaResult;
       try {
@@ -88,9 +93,7 @@ export function createStreamRouteHandler(invoke: StreamInvoke, timed: InvokeTime
     try {
       const payload = buildPayload(request, route, match);
       skippedBody = payload.skippedBody;
-      if (payload.bytes.length > LAMBDA_PAYLOAD_LIMIT) {
-        throw new LambdaExtprocError('payload_too_large', `payload of ${payload.bytes.length} bytes exceeds Lambda's ${LAMBDA_PAYLOAD_LIMIT}-byte limit`);
-      }
+      assertWithinPayloadLimit(payload.bytes);
       const started = performance.now();
       try {
         const stream = await invoke(route, payload.bytes, cancellation);

@@ -102,7 +102,8 @@ function fieldLength(length: number): number {
   return 1 + varintLength(length) + length;
 }
 
-function varintLength(value: number): number {
+/** Bytes of a protobuf varint. */
+export function varintLength(value: number): number {
   let bytes = 1;
   while (value > 0x7f) {
     value >>>= 7;

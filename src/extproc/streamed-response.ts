@@ -11,7 +11,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { toLambdaExtprocError, type LambdaExtprocError } from '../errors';
 import type { HeaderList } from '../http';
-import type { EncodedProcessingResponse } from './encode-immediate';
+import { varintLength, type EncodedProcessingResponse } from './encode-immediate';
 import { toSetHeaders } from './headers';
 
 /** What is streamed: status and headers, then the function's bytes (stream-output.ts makes it). */
@@ -165,13 +165,4 @@ function writeHead(out: Buffer, at: number, number: number, length: number): num
   }
   out[at++] = value;
   return at;
-}
-
-function varintLength(value: number): number {
-  let bytes = 1;
-  while (value > 0x7f) {
-    value >>>= 7;
-    bytes++;
-  }
-  return bytes;
 }

@@ -149,7 +149,7 @@ function dispatchInvoke(
 
 // Lower-case names; repeated headers joined with ',' as the SDK's HTTP handler
 // does; values (undici's latin1 text) read as UTF-8 bytes, as the client's are.
-function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
+export function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
   const list: Array<readonly [string, string]> = [];
   for (const name in headers) {
     const value = headers[name];

@@ -89,7 +89,8 @@ export function parsePrelude(bytes: Buffer): PreludeHead {
   return { status, headers };
 }
 
-async function* continueWith(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer, void, undefined> {
+/** `first` (unless empty), then the rest of an iterator that was read up to it. */
+export async function* continueWith(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer, void, undefined> {
   try {
     if (first.length > 0) yield first;
     for (;;) {

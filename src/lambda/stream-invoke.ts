@@ -6,10 +6,10 @@
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from '../cancellation';
-import { headerTextFromLatin1 } from '../header-text';
 import type { HeaderList } from '../http';
 import { toLambdaApiError } from './api-error';
 import { decodePayloadChunks } from './event-stream';
+import { toHeaderList } from './fast-invoke';
 import { classifyInvokeError, type InvokeTarget } from './invoke';
 import { createInvokeSigner, uriEscape } from './sigv4';
 
@@ -150,15 +150,4 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
     chunks.push(bytes);
   }
   return Buffer.concat(chunks);
-}
-
-// Lower-case names; repeated headers joined with ',' and values (undici's latin1 text) read as UTF-8 bytes, as fast-invoke.ts does.
-function toHeaderList(headers: Record<string, string | string[] | undefined>): HeaderList {
-  const list: Array<readonly [string, string]> = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    list.push([name.toLowerCase(), headerTextFromLatin1(Array.isArray(value) ? value.join(',') : value)]);
-  }
-  return list;
 }

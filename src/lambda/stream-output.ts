@@ -6,7 +6,7 @@
 import { LambdaExtprocError } from '../errors';
 import { headerValue, type HeaderList, type HttpResponse } from '../http';
 import { functionFailureOf } from './event-stream';
-import { HTTP_INTEGRATION_CONTENT_TYPE, readPrelude } from './http-integration-prelude';
+import { continueWith, HTTP_INTEGRATION_CONTENT_TYPE, readPrelude } from './http-integration-prelude';
 import { passThroughHeaders, toClientResponse, type OutputOptions } from './output';
 import type { LambdaStream } from './stream-invoke';
 
@@ -45,7 +45,7 @@ export async function startStreamedResponse(stream: LambdaStream, options: Outpu
       const next = await iterator.next();
       if (next.done === true) return { kind: 'whole', response: { status, headers, body: Buffer.alloc(0) } };
       if (next.value.length === 0) continue;
-      return { kind: 'stream', response: { status, headers, chunks: prepend(next.value, iterator) } };
+      return { kind: 'stream', response: { status, headers, chunks: continueWith(next.value, iterator) } };
     }
   } catch (error) {
     // A bad prelude leaves the stream unread: close it (and its connection and timer) now.
@@ -79,17 +79,4 @@ export async function collectStreamedResponse(start: StreamStart, limit: number,
     parts.push(chunk);
   }
   return { status: start.response.status, headers: start.response.headers, body: Buffer.concat(parts, length) };
-}
-
-async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer, void, undefined> {
-  try {
-    yield first;
-    for (;;) {
-      const next = await rest.next();
-      if (next.done === true) return;
-      yield next.value;
-    }
-  } finally {
-    await rest.return?.();
-  }
 }
