@@ -131,7 +131,9 @@ function createSession(settings: SessionSettings): DevSession {
       const origin = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${frontDoorPort}`;
       const tries = routes.flatMap((route) => {
         const path = examplePath(route);
-        return path === undefined ? [] : [`  curl ${origin}${path}`];
+        if (path === undefined) return [];
+        // curl -N shows a streamed answer as it comes instead of at its end.
+        return [`  curl ${route.invoke_mode === 'RESPONSE_STREAM' ? '-N ' : ''}${origin}${path}`];
       });
       const lines = [
         '',

@@ -81,6 +81,7 @@ t.test('dev --config config/example.yaml: /hello, /echo and /api/x answered by t
   t.not(runtimePort, 9000, '--lambda 0: a free port, and the routes that call 127.0.0.1:9000 follow it');
   await waitFor(() => stderr, /Try:\n/, 'what to try');
   for (const path of ['/hello', '/echo', '/api/hello']) t.match(stderr, `  curl http://127.0.0.1:${door}${path}\n`, `the terminal suggests ${path}`);
+  t.match(stderr, `  curl -N http://127.0.0.1:${door}/stream\n`, 'and -N for the streaming route');
   t.match(stderr, /development and tests only/);
 
   const hello = await curl(door, '/hello');
