@@ -2,34 +2,17 @@
 // the built CLI with its local Lambda runtime, curled as a user would.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { curl } from '../support/curl';
 import { startFakeImds } from '../fakes/imds';
 import { CLI, runCli, startCli } from '../support/cli';
 
 const ROOT = join(__dirname, '..', '..');
 const EXAMPLE = join(ROOT, 'config', 'example.yaml');
-
-interface HttpAnswer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-function curl(port: number, path: string, options: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 async function waitFor(read: () => string, pattern: RegExp, what: string): Promise<RegExpExecArray> {
   for (let i = 0; i < 800; i++) {
