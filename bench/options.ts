@@ -105,7 +105,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     closeModes: close === 'both' ? ['reset', 'graceful'] : [close as CloseMode],
     maxConnections: positive(values.connections, 4, '--connections'),
     warmupMs: quick ? 300 : 500,
-    durationMs: quick ? 1000 : 2500,
+    durationMs: quick ? 1000 : 3500,
     headlineMs: quick ? 1500 : 2500,
     headlineConcurrency: 64,
     headlineBodies: [0, 1024],
