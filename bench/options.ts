@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly nodeFlags: readonly string[];
   /** Floor (a+b) next to the floors and the sidecar in the headline cells, instead of the matrix. */
   readonly joined: boolean;
+  /** Response streaming instead of the matrix: first chunk added, bytes/s, RSS (bench/streaming.ts). */
+  readonly streaming: boolean;
   /** Another build's dist/ to compare this one with; '' = no comparison. */
   readonly compareDir: string;
   /** Requests per second each sidecar gets in a comparison. */
@@ -63,6 +65,9 @@ export const USAGE = `npm run bench -- [options]
   --joined           the headline cells (first --close mode) with floor (a+b) too, one process
                      doing both floors' work and nothing else, --runs rounds (default 6):
                      what joining the jobs costs, and the sidecar's own work → joined.json
+  --streaming        response streaming (invoke_mode RESPONSE_STREAM): time to first chunk added
+                     at c16 over a direct InvokeWithResponseStream client, bytes/s of one large
+                     stream, sidecar RSS during a 64 MiB stream to a slow reader → streaming.json
   --output FILE      results file (default bench/results/latest.json)
 `;
 
@@ -82,6 +87,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'node-flags': { type: 'string' },
       compare: { type: 'string' },
       joined: { type: 'boolean' },
+      streaming: { type: 'boolean' },
       rate: { type: 'string' },
       sidecar: { type: 'string' },
       output: { type: 'string' },
@@ -112,6 +118,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     logLevel: values['log-level'] ?? 'info',
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
     joined: values.joined === true,
+    streaming: values.streaming === true,
     compareDir: values.compare ?? '',
     compareRate: positive(values.rate, 1500, '--rate'),
     sidecarDir: values.sidecar ?? '',

@@ -17,6 +17,7 @@ import { writeSidecarConfig } from './sidecar-config';
 import { runProfile } from './profile';
 import { describeMachine } from './report';
 import { runSoak } from './soak';
+import { runStreaming } from './streaming';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
   if (options.compareDir !== '') return compare(options);
   if (options.joined) return joined(options);
+  if (options.streaming) return writeResults(options.output.replace(/latest\.json$/, 'streaming.json'), await runStreaming(options, log));
   if (options.soakSeconds > 0) return soak(options);
   if (options.profileSeconds > 0) return profile(options);
   return benchmark(options);
