@@ -213,26 +213,33 @@ export async function runStreaming(options: BenchOptions, log: (line: string) =>
     }
     const ratio = Math.max(...sidecarRates) / Math.max(...directRates);
 
-    // 3. RSS during a stream to a slow reader, over RSS before it (after a warm-up stream).
-    await worker.run(bulkJob('sidecar', plan.slowBytes, plan.slowPauseMs, plan.slowWindowBytes));
+    // 3. RSS during a stream to a slow reader, over RSS before it (after a warm-up stream), in a
+    // fresh sidecar: the heap the large streams above left behind would hide what this one costs.
+    const problems = [...sidecar.problems()];
+    await sidecar.stop();
+    const fresh = await startSidecar(config.path, options.nodeFlags);
+    stops.push(fresh.stop);
+    const slowJob: BulkJob = { ...bulkJob('sidecar', plan.slowBytes, plan.slowPauseMs, plan.slowWindowBytes), port: fresh.port };
+    await worker.run(slowJob);
     await sleep(300);
     const before: number[] = [];
     for (let i = 0; i < 5; i += 1) {
-      before.push(vmRssOf(sidecar.pid));
+      before.push(vmRssOf(fresh.pid));
       await sleep(RSS_EVERY_MS);
     }
     const during: number[] = [];
-    const sampler = setInterval(() => during.push(vmRssOf(sidecar.pid)), RSS_EVERY_MS);
+    const sampler = setInterval(() => during.push(vmRssOf(fresh.pid)), RSS_EVERY_MS);
     let slow: BulkResult;
     try {
-      slow = await worker.run(bulkJob('sidecar', plan.slowBytes, plan.slowPauseMs, plan.slowWindowBytes));
+      slow = await worker.run(slowJob);
     } finally {
       clearInterval(sampler);
     }
-    during.push(vmRssOf(sidecar.pid));
+    during.push(vmRssOf(fresh.pid));
     const rss = summarizeRss(before, during);
     await sleep(300);
-    const afterBytes = vmRssOf(sidecar.pid);
+    const afterBytes = vmRssOf(fresh.pid);
+    problems.push(...fresh.problems());
     log(`slow reader, ${plan.slowBytes / MiB} MiB (pause ${plan.slowPauseMs} ms per read, ${plan.slowWindowBytes / MiB} MiB window): ${(slow.ms / 1000).toFixed(1)} s; sidecar RSS before ${mib(rss.baselineBytes)}, peak ${mib(rss.peakBytes)} (+${mib(rss.growthBytes)}, ${rss.samples} samples), after ${mib(afterBytes)}`);
 
     const fakeStats: unknown = await (await fetch(`http://127.0.0.1:${fake.port}/__stats`, { signal: AbortSignal.timeout(5_000) })).json();
@@ -246,7 +253,7 @@ export async function runStreaming(options: BenchOptions, log: (line: string) =>
     }
     log(`target c${plan.concurrency} added p99 < ${STREAMING_TARGETS.addedFirstChunkP99BelowMs} ms: ${targetMet ? 'met' : 'NOT met'}`);
     log(`one ${plan.bulkBytes / MiB} MiB stream: sidecar ${sidecarRates.map(mibPerSecond).join(', ')}; direct ${directRates.map(mibPerSecond).join(', ')}; sidecar ÷ direct ${ratio.toFixed(2)}`);
-    log(`sidecar problems: ${sidecar.problems().length === 0 ? 'none' : sidecar.problems().join('\n')}`);
+    log(`sidecar problems: ${problems.length === 0 ? 'none' : problems.join('\n')}`);
     log(`bench --streaming took ${seconds.toFixed(0)} s, load average ${loadEnd.map((l) => l.toFixed(1)).join(' ')}`);
     return {
       date: new Date().toISOString(),
@@ -259,7 +266,7 @@ export async function runStreaming(options: BenchOptions, log: (line: string) =>
       throughput: { bytes: plan.bulkBytes, sidecarBytesPerSecond: sidecarRates, directBytesPerSecond: directRates, ratio, sidecarMessages },
       rss: { ...rss, streamBytes: plan.slowBytes, pauseMs: plan.slowPauseMs, windowBytes: plan.slowWindowBytes, streamMs: slow.ms, messages: slow.messages, afterBytes },
       fake: fakeStats,
-      sidecarProblems: sidecar.problems(),
+      sidecarProblems: problems,
     };
   } finally {
     for (const stop of stops.reverse()) await stop();
