@@ -34,6 +34,16 @@ export interface HttpResponse {
   readonly body: Buffer;
 }
 
+/** A response that has begun: headers are due now, `chunks` starts with the first byte. */
+export interface StreamingResponse {
+  readonly status: number;
+  readonly headers: HeaderList;
+  readonly chunks: AsyncIterable<Buffer>;
+}
+
+/** The two shapes an answer can take: whole (one ImmediateResponse), or begun with its bytes still to come. */
+export type StreamStart = { readonly kind: 'whole'; readonly response: HttpResponse } | { readonly kind: 'stream'; readonly response: StreamingResponse };
+
 /** Connection-level headers (RFC 9110 §7.6.1): never copied from one hop to the next. */
 export const HOP_BY_HOP_HEADERS: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'transfer-encoding', 'te', 'trailer'];
 

@@ -5,10 +5,11 @@ import type { Cancellation } from './cancellation';
 import type { RouteConfig } from './config/schema';
 import { toErrorResponse } from './error-response';
 import { LambdaExtprocError, toLambdaExtprocError } from './errors';
-import { headerValue, type HttpRequest, type HttpResponse } from './http';
+import { headerValue, type HttpRequest, type HttpResponse, type StreamStart } from './http';
 import type { LambdaResult } from './lambda/invoke';
 import { toClientResponse } from './lambda/output';
-import { startStreamedResponse, type StreamStart } from './lambda/stream-output';
+import { LAMBDA_RESPONSE_LIMIT } from './lambda/response-limit';
+import { collectStreamedResponse, startStreamedResponse } from './lambda/stream-output';
 import type { LambdaStream } from './lambda/stream-invoke';
 import { buildPayload } from './payload/build';
 import type { MatchResult } from './routing';
@@ -85,9 +86,11 @@ export type StreamInvoke = (route: RouteConfig, payload: Uint8Array, cancellatio
  * The streaming twin of createRouteHandler: the same payload and limits, then
  * InvokeWithResponseStream up to the function's first byte. `timed` is told
  * the time to that first byte (or to the whole answer, if it came first).
+ * With `collect` (an Envoy that cannot take a streamed answer) the rest is
+ * read into one whole response, within Lambda's usual answer limit.
  */
 export function createStreamRouteHandler(invoke: StreamInvoke, timed: InvokeTimer = () => undefined) {
-  return async function handleStreamRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation): Promise<StreamHandlerOutcome> {
+  return async function handleStreamRoute(request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation, collect: boolean): Promise<StreamHandlerOutcome> {
     let skippedBody = false;
     let lambdaRequestId: string | undefined;
     try {
@@ -95,14 +98,16 @@ export function createStreamRouteHandler(invoke: StreamInvoke, timed: InvokeTime
       skippedBody = payload.skippedBody;
       assertWithinPayloadLimit(payload.bytes);
       const started = performance.now();
+      let start: StreamStart;
       try {
         const stream = await invoke(route, payload.bytes, cancellation);
         lambdaRequestId = headerValue(stream.headers, 'x-amzn-requestid');
-        const start = await startStreamedResponse(stream, route);
-        return { start, lambdaRequestId, skippedBody };
+        start = await startStreamedResponse(stream, route);
       } finally {
         timed(route, (performance.now() - started) / 1000);
       }
+      if (collect && start.kind === 'stream') start = { kind: 'whole', response: await collectStreamedResponse(start, LAMBDA_RESPONSE_LIMIT, route.function_name) };
+      return { start, lambdaRequestId, skippedBody };
     } catch (thrown) {
       const error = toLambdaExtprocError(thrown);
       return { start: { kind: 'whole', response: toErrorResponse(error, route.preserve_lambda_api_error_code) }, error, lambdaRequestId, skippedBody };

@@ -4,8 +4,8 @@ import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import { createCancellation, type Cancellation, type CancellationSource } from '../cancellation';
 import type { RouteConfig } from '../config/schema';
 import { toErrorResponse } from '../error-response';
-import { LambdaExtprocError, toLambdaExtprocError } from '../errors';
-import { headerValue, type HttpRequest, type HttpResponse } from '../http';
+import { LambdaExtprocError } from '../errors';
+import { headerValue, type HttpRequest, type HttpResponse, type StreamStart } from '../http';
 import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
 import { BodySendMode, type HttpBody, type HttpHeaders, type OutgoingResponse, type ProcessingRequest, type RequestCase } from './messages';
@@ -13,8 +13,6 @@ import { toHttpRequest, toRequestHead, type RequestHead } from './request';
 import { createDeadlines } from './deadlines';
 import { continueFor, immediateResponse, overrideTimeout, requestBufferedBody } from './responses';
 import { writeStreamedResponse } from './streamed-response';
-import { collectStreamedResponse, type StreamStart } from '../lambda/stream-output';
-import { LAMBDA_RESPONSE_LIMIT } from '../lambda/response-limit';
 
 /** What the route handler returns: the response, and what the log needs. */
 export interface Outcome {
@@ -36,8 +34,11 @@ export interface StreamStartOutcome {
   readonly skippedBody?: boolean;
 }
 
-/** The way to Lambda of routes with invoke_mode RESPONSE_STREAM. */
-export type StreamRouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation) => Promise<StreamStartOutcome>;
+/**
+ * The way to Lambda of routes with invoke_mode RESPONSE_STREAM; with `collect`
+ * (an Envoy that cannot take a streamed answer) the start is always whole.
+ */
+export type StreamRouteHandler = (request: HttpRequest, route: RouteConfig, match: MatchResult, cancellation: Cancellation, collect: boolean) => Promise<StreamStartOutcome>;
 
 /** Routes and handlers in force when a stream opens; a reload swaps them for new streams only. */
 export interface Generation {
@@ -333,17 +334,11 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
         cancellation = createCancellation();
         let outcome: StreamStartOutcome;
         try {
-          outcome = await handleStream(request, current, match, cancellation);
-          if (phase !== 'invoking') return abandon(outcome.start); // cancelled while Lambda ran
-          if (!duplex) return answer(await collected(outcome.start, current), current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
-        } catch (thrown) {
-          // Only collecting throws: the stream failed or passed the answer limit before anything was sent.
-          if (phase !== 'invoking') return;
-          const error = toLambdaExtprocError(thrown);
-          return answer(toErrorResponse(error, current.preserve_lambda_api_error_code), current.name, current.function_name, error);
+          outcome = await handleStream(request, current, match, cancellation, !duplex);
         } finally {
           if (timer !== undefined) clearTimeout(timer);
         }
+        if (phase !== 'invoking') return abandon(outcome.start); // cancelled while Lambda ran
         const { start, lambdaRequestId, skippedBody } = outcome;
         if (start.kind === 'whole') return answer(start.response, current.name, current.function_name, outcome.error, lambdaRequestId, skippedBody);
         phase = 'streaming';
@@ -426,11 +421,6 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
       error,
     });
   }
-}
-
-/** The fallback for an Envoy that cannot take a streamed answer: one response, within Lambda's usual answer limit. */
-function collected(start: StreamStart, route: RouteConfig): Promise<HttpResponse> {
-  return collectStreamedResponse(start, LAMBDA_RESPONSE_LIMIT, route.function_name);
 }
 
 /** A stream nobody will read: leaving it closes the Lambda connection. */

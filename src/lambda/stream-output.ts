@@ -4,20 +4,11 @@
 // with the chunks still to come. Everything that can fail before the first
 // payload byte fails here, where it can still become a plain answer.
 import { LambdaExtprocError } from '../errors';
-import { headerValue, type HeaderList, type HttpResponse } from '../http';
+import { headerValue, type HeaderList, type HttpResponse, type StreamStart } from '../http';
 import { functionFailureOf } from './event-stream';
 import { continueWith, HTTP_INTEGRATION_CONTENT_TYPE, readPrelude } from './http-integration-prelude';
 import { passThroughHeaders, toClientResponse, type OutputOptions } from './output';
 import type { LambdaStream } from './stream-invoke';
-
-/** A response that has begun: headers are due now, `chunks` starts with the first byte. */
-export interface StreamingResponse {
-  readonly status: number;
-  readonly headers: HeaderList;
-  readonly chunks: AsyncIterable<Buffer>;
-}
-
-export type StreamStart = { readonly kind: 'whole'; readonly response: HttpResponse } | { readonly kind: 'stream'; readonly response: StreamingResponse };
 
 /**
  * Waits for the first payload byte. A stream that ends (or whose function
