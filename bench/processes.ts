@@ -3,7 +3,7 @@
 // start is bounded in time; every process is killed by stop() or at exit.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Job, JobResult, WorkerReply, WorkerRequest } from './protocol';
+import type { Job, JobResult } from './protocol';
 
 const START_LIMIT_MS = 20_000;
 const STOP_LIMIT_MS = 5_000;
@@ -79,11 +79,14 @@ export async function startJoinedFloor(nodeFlags: readonly string[], lambdaPort:
   return { pid: child.pid ?? 0, port, stop: () => stopChild(child) };
 }
 
-export async function startWorker(nodeFlags: readonly string[]): Promise<Worker> {
-  const { child } = await forkReady('worker-main.js', nodeFlags);
+/**
+ * Jobs sent to a child process and answered by id ({ id, result } or
+ * { id, error }); every job still waiting fails when the child exits.
+ */
+export function jobChannel<J, R>(child: ChildProcess): (job: J) => Promise<R> {
   let nextId = 1;
-  const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>();
-  child.on('message', (reply: WorkerReply) => {
+  const pending = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
+  child.on('message', (reply: { readonly id: number; readonly result: R } | { readonly id: number; readonly error: string }) => {
     const waiter = pending.get(reply.id);
     if (waiter === undefined) return;
     pending.delete(reply.id);
@@ -94,15 +97,21 @@ export async function startWorker(nodeFlags: readonly string[]): Promise<Worker>
     for (const waiter of pending.values()) waiter.reject(new Error(`load generator exited with ${code}`));
     pending.clear();
   });
+  return (job) => {
+    const id = nextId++;
+    return new Promise<R>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      child.send({ id, job });
+    });
+  };
+}
+
+export async function startWorker(nodeFlags: readonly string[]): Promise<Worker> {
+  const { child } = await forkReady('worker-main.js', nodeFlags);
+  const run = jobChannel<Job, JobResult>(child);
   return {
     pid: child.pid ?? 0,
-    run(job) {
-      const id = nextId++;
-      return new Promise<JobResult>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        child.send({ id, job } satisfies WorkerRequest);
-      });
-    },
+    run,
     stop: () => stopChild(child),
   };
 }

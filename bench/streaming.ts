@@ -13,13 +13,12 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { BenchOptions } from './options';
-import { startSidecar, type StartedSidecar } from './processes';
+import { jobChannel, startSidecar, type StartedSidecar } from './processes';
 import { cpuMicrosOf } from './proc-stats';
 import { describeMachine, type Machine } from './report';
 import { writeStreamingConfig } from './streaming-config';
 import type { BulkJob, BulkResult, FirstChunkJob, FirstChunkResult, StreamingJob, Target } from './streaming-load';
 import { bytesPerSecond, percentiles, summarizeFirstChunk, summarizeRss, type FirstChunkRound, type FirstChunkSummary, type RssSummary } from './streaming-summary';
-import type { StreamingReply, StreamingRequest } from './streaming-worker-main';
 
 const MiB = 1024 * 1024;
 const START_LIMIT_MS = 20_000;
@@ -125,35 +124,13 @@ interface StreamingWorker {
 }
 
 function workerOf(child: ChildProcess): StreamingWorker {
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (r: FirstChunkResult | BulkResult) => void; reject: (e: Error) => void }>();
-  child.on('message', (reply: StreamingReply) => {
-    const waiter = pending.get(reply.id);
-    if (waiter === undefined) return;
-    pending.delete(reply.id);
-    if ('result' in reply) waiter.resolve(reply.result);
-    else waiter.reject(new Error(`load generator failed: ${reply.error}`));
-  });
-  child.once('exit', (code) => {
-    for (const waiter of pending.values()) waiter.reject(new Error(`load generator exited with ${code}`));
-    pending.clear();
-  });
+  const send = jobChannel<StreamingJob, FirstChunkResult | BulkResult>(child);
   const run = (job: StreamingJob): Promise<FirstChunkResult | BulkResult> => {
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${job.kind} ${job.target} took over ${JOB_LIMIT_MS} ms`)), JOB_LIMIT_MS);
-      pending.set(id, {
-        resolve: (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      child.send({ id, job } satisfies StreamingRequest);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${job.kind} ${job.target} took over ${JOB_LIMIT_MS} ms`)), JOB_LIMIT_MS);
     });
+    return Promise.race([send(job), late]).finally(() => clearTimeout(timer));
   };
   return { run: run as StreamingWorker['run'] };
 }
