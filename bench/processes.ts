@@ -32,7 +32,7 @@ function track(child: ChildProcess): void {
   child.once('exit', () => children.delete(child));
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_LIMIT_MS);
@@ -44,7 +44,8 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function forkReady(script: string, execArgv: readonly string[], args: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
+/** Forks a bench script from dist-bench/bench and waits for its ready message (with its port). */
+export function forkReady(script: string, execArgv: readonly string[], args: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(join(__dirname, script), [...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...execArgv] });
   track(child);
   return new Promise((resolve, reject) => {

@@ -8,12 +8,11 @@
 // 2. bytes/s of one large stream through the sidecar and read directly;
 // 3. the sidecar's peak RSS (VmRSS every 50 ms) during a 64 MiB stream to a
 //    slow reader, over its RSS before it (after a warm-up stream).
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import type { BenchOptions } from './options';
-import { jobChannel, startSidecar, type StartedSidecar } from './processes';
+import { forkReady, jobChannel, startSidecar, stopChild, type StartedSidecar } from './processes';
 import { cpuMicrosOf } from './proc-stats';
 import { describeMachine, type Machine } from './report';
 import { writeStreamingConfig } from './streaming-config';
@@ -21,8 +20,6 @@ import type { BulkJob, BulkResult, FirstChunkJob, FirstChunkResult, StreamingJob
 import { bytesPerSecond, percentiles, summarizeFirstChunk, summarizeRss, type FirstChunkRound, type FirstChunkSummary, type RssSummary } from './streaming-summary';
 
 const MiB = 1024 * 1024;
-const START_LIMIT_MS = 20_000;
-const STOP_LIMIT_MS = 5_000;
 const JOB_LIMIT_MS = 60_000;
 const RSS_EVERY_MS = 50;
 
@@ -79,43 +76,6 @@ export interface StreamingResult {
   readonly rss: RssSummary & { readonly streamBytes: number; readonly pauseMs: number; readonly windowBytes: number; readonly streamMs: number; readonly messages: number; readonly afterBytes: number };
   readonly fake: unknown;
   readonly sidecarProblems: readonly string[];
-}
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_LIMIT_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function forkReady(script: string, nodeFlags: readonly string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(join(__dirname, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...nodeFlags] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} not ready within ${START_LIMIT_MS} ms`));
-    }, START_LIMIT_MS);
-    child.once('message', (message: { port?: number }) => {
-      clearTimeout(timer);
-      resolve({ child, port: message.port ?? 0 });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited with ${code} before it was ready`));
-    });
-  });
 }
 
 interface StreamingWorker {
