@@ -16,7 +16,7 @@ import { watchConfigFile } from './config/watch';
 import type { DevSession } from './dev/dev-command';
 import { startFrontDoor, type FrontDoor } from './dev/front-door';
 import { importKong } from './kong-import/import-kong';
-import { createLogger } from './observability/logger';
+import { createLogger, stdoutLines } from './observability/logger';
 
 const USAGE = `Usage:
   lambda-extproc run FILE                 run the ext_proc server (\`run\` may be left out with --config FILE)
@@ -145,7 +145,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 async function run(file: string, config: Parameters<typeof startApp>[0], env: NodeJS.ProcessEnv, dev?: DevSession): Promise<number> {
   const workerId = cluster.worker?.id;
   const level = env.LOG_LEVEL === undefined ? config.log_level : (env.LOG_LEVEL as typeof config.log_level);
-  const logger = createLogger(level, undefined, workerId === undefined ? {} : { worker: workerId, pid: process.pid });
+  const logger = createLogger(level, stdoutLines(config.workers > 1), workerId === undefined ? {} : { worker: workerId, pid: process.pid });
   // One request's failure must never take the process down.
   process.on('unhandledRejection', (reason) => logger.error({ error: String(reason) }, 'unhandled rejection'));
   if (dev === undefined && config.local_lambda !== undefined && workerId === undefined) logger.info('local_lambda is used by `lambda-extproc dev` only; the server ignores it');

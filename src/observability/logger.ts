@@ -1,14 +1,19 @@
-// JSON lines on stdout, one write per event-loop turn (batch-per-turn.ts).
+// JSON lines on stdout, written in batches of a few milliseconds (line-batch.ts).
 // Redaction is built in: credential-bearing headers and secret fields are
 // censored wherever they appear in a log object (redact.ts).
 import pino, { type Logger, type LevelWithSilent } from 'pino';
-import { batchPerTurn } from './batch-per-turn';
+import { batchLines, LINE_DELAY_MS, SHARED_WRITE_BYTES, SOLE_WRITE_BYTES } from './line-batch';
 import { redactSecrets } from './redact';
 
 export type { Logger };
 
+/** stdout, batched; `shared` when other processes (cluster workers) write to the same stdout. */
+export function stdoutLines(shared: boolean): pino.DestinationStream {
+  return batchLines(pino.destination({ dest: 1, sync: true }), { delayMs: LINE_DELAY_MS, writeBytes: shared ? SHARED_WRITE_BYTES : SOLE_WRITE_BYTES });
+}
+
 /** `fields` join every line: a cluster worker adds its `worker` id. */
-export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = batchPerTurn(pino.destination({ dest: 1, sync: true })), fields: Record<string, unknown> = {}): Logger {
+export function createLogger(level: LevelWithSilent, destination: pino.DestinationStream = stdoutLines(false), fields: Record<string, unknown> = {}): Logger {
   return pino(
     {
       level,

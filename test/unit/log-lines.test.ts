@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { batchPerTurn, type LineDestination } from '../../src/observability/batch-per-turn';
+import { batchLines, SHARED_WRITE_BYTES, type LineDestination } from '../../src/observability/line-batch';
 import { createLogger } from '../../src/observability/logger';
 import { createRequestLog, LOG_VALUE_MAX_CHARS, type RequestLogRecord } from '../../src/observability/request-log';
 
@@ -90,18 +90,26 @@ const recording = (): LineDestination & { writes: string[]; flushes: string[] } 
   };
 };
 
-t.test('lines of one turn of the event loop reach the destination as one write, in order', async (t) => {
+// Until `done` holds, checked every 5 ms, for at most 5 s (a busy machine runs timers late).
+const until = async (done: () => boolean): Promise<void> => {
+  for (let waited = 0; !done() && waited < 5000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+
+t.test('lines wait up to delayMs and reach the destination as one write, in order', async (t) => {
   const destination = recording();
-  const batched = batchPerTurn(destination);
+  const batched = batchLines(destination, { delayMs: 300, writeBytes: 65536 });
+  const start = Date.now();
   batched.write('a\n');
+  await new Promise((resolve) => setImmediate(resolve));
   batched.write('b\n');
   batched.write('c\n');
-  t.same(destination.writes, [], 'nothing written during the turn');
-  await new Promise((resolve) => setImmediate(resolve));
+  if (Date.now() - start < 300) t.same(destination.writes, [], 'nothing written before the delay, turns later');
+  await until(() => destination.writes.length > 0);
+  t.ok(Date.now() - start >= 290, 'not before the delay');
   t.same(destination.writes, ['a\nb\nc\n'], 'one write after it');
   batched.write('d\n');
-  await new Promise((resolve) => setImmediate(resolve));
-  t.same(destination.writes, ['a\nb\nc\n', 'd\n'], 'the next turn, the next write');
+  await until(() => destination.writes.length > 1);
+  t.same(destination.writes, ['a\nb\nc\n', 'd\n'], 'the next line, the next write');
   batched.write('e\n');
   batched.flushSync();
   t.same(destination.writes.at(-1), 'e\n', 'flushSync writes what waits first');
@@ -109,17 +117,29 @@ t.test('lines of one turn of the event loop reach the destination as one write, 
   await new Promise<void>((resolve) => batched.flush(() => resolve()));
   t.same(destination.writes.at(-1), 'f\n', 'so does flush');
   t.same(destination.flushes, ['flushSync', 'flush'], 'then the destination flushes');
-  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setTimeout(resolve, 400));
   t.equal(destination.writes.length, 4, 'nothing is written twice');
 });
 
-t.test('a turn with more than 4 KiB of lines is written in whole lines of at most 4 KiB per write (atomic on a pipe)', async (t) => {
+t.test('a line that would take the waiting lines past writeBytes sends them at once, without waiting for the delay', async (t) => {
   const destination = recording();
-  const batched = batchPerTurn(destination);
+  const batched = batchLines(destination, { delayMs: 60_000, writeBytes: 1000 });
+  const line = `${'x'.repeat(99)}\n`;
+  for (let i = 0; i < 10; i++) batched.write(line);
+  t.same(destination.writes, [], '1,000 bytes wait');
+  batched.write(line);
+  t.same(destination.writes, [line.repeat(10)], 'the eleventh line sends the ten, synchronously');
+  batched.flushSync();
+  t.same(destination.writes, [line.repeat(10), line], 'and then waits itself');
+});
+
+t.test('shared stdout: more than 4 KiB of lines is written in whole lines of at most 4 KiB per write (atomic on a pipe)', async (t) => {
+  const destination = recording();
+  const batched = batchLines(destination, { delayMs: 60_000, writeBytes: SHARED_WRITE_BYTES });
   const line = (n: number, size: number): string => `${String(n).padStart(4, '0')}${'x'.repeat(size - 5)}\n`;
   const lines = [...Array.from({ length: 30 }, (_, n) => line(n, 300)), line(30, 5000), line(31, 300)];
   for (const text of lines) batched.write(text);
-  await new Promise((resolve) => setImmediate(resolve));
+  batched.flushSync();
   t.equal(destination.writes.join(''), lines.join(''), 'every line, in order');
   t.same(
     destination.writes.map((data) => Buffer.byteLength(data)),
@@ -129,7 +149,7 @@ t.test('a turn with more than 4 KiB of lines is written in whole lines of at mos
   t.ok(destination.writes.every((data) => data.endsWith('\n')), 'no write ends inside a line');
 });
 
-t.test('a process that exits in the turn it logged still writes every line to stdout', async (t) => {
+t.test('a process that exits while lines wait still writes every line to stdout', async (t) => {
   const logger = join(__dirname, '..', '..', 'dist', 'observability', 'logger.js');
   const script = `const { createLogger } = require(${JSON.stringify(logger)}); const log = createLogger('info'); for (let i = 0; i < 500; i++) log.info({ i }, 'line'); process.exit(3);`;
   const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
