@@ -2,7 +2,10 @@
 // the same grpc-js server settings and Process serializer as lambda-extproc.
 // Each stream: CONTINUE the headers of a request with a body, then, once the
 // request is complete, one fixed ImmediateResponse (the sidecar's answer,
-// byte for byte in shape, encoded once) and OK. Like the sidecar it raises
+// byte for byte in shape, encoded once); then, as a correct sidecar must, it
+// lets Envoy close the stream: OK on Envoy's half-close, nothing on its
+// reset, OK after CLOSE_WAIT_MS for a client that does neither (trailers
+// sent at once would race Envoy's reset). Like the sidecar it raises
 // nghttp2's rapid-reset limits: the load generator resets every stream after
 // its answer, as Envoy does, and without them a floor's connections were
 // sent GOAWAY under load (≈ 2 % of its requests failed).
@@ -10,6 +13,8 @@ import { loadPackageDefinition, Server, ServerCredentials, status, type GrpcObje
 import { encodeImmediateResponse } from '../src/extproc/encode-immediate';
 import type { OutgoingResponse, ProcessingRequest, ProcessingResponse } from '../src/extproc/messages';
 import { passEncodedResponses } from '../src/extproc/proto';
+import { createDeadlines } from '../src/extproc/deadlines';
+import { CLOSE_WAIT_MS } from '../src/extproc/stream';
 import { RAISED_RESET_LIMITS, raiseResetLimits, supportsResetLimits } from '../src/extproc/reset-limits';
 import { loadExtProcDefinition } from './ext-proc-codec';
 import { FUNCTION_OUTPUT } from './fixtures';
@@ -31,16 +36,28 @@ const IMMEDIATE = encodeImmediateResponse(
 );
 const CONTINUE_HEADERS: ProcessingResponse = { request_headers: { response: { status: 0 } } };
 
+type Call = ServerDuplexStream<ProcessingRequest, OutgoingResponse>;
+// The sidecar's own shared deadline tick for the bounded wait after the answer.
+const deadlines = createDeadlines(50);
+
 /** A complete request: its body size, and the two ways to end its stream. */
 export type OnRequest = (bodyBytes: number, answer: () => void, fail: (reason: string) => void) => void;
 
-function processStream(onRequest: OnRequest): (call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>) => void {
+function processStream(onRequest: OnRequest): (call: Call) => void {
   return (call) => {
     let complete = false;
+    let halfClosed = false;
+    let closeWait: (() => void) | undefined;
+    const end = (): void => {
+      closeWait?.();
+      closeWait = undefined;
+      if (!call.writableEnded) call.end();
+    };
     const answer = (): void => {
       if (call.cancelled) return;
       call.write(IMMEDIATE);
-      call.end();
+      if (halfClosed) call.end();
+      else closeWait = deadlines.add(CLOSE_WAIT_MS, end);
     };
     const fail = (reason: string): void => {
       if (!call.cancelled) call.emit('error', { code: status.INTERNAL, details: reason, name: 'FloorError', message: reason });
@@ -57,8 +74,11 @@ function processStream(onRequest: OnRequest): (call: ServerDuplexStream<Processi
       }
     });
     call.on('end', () => {
-      if (!complete && !call.writableEnded) call.end();
+      halfClosed = true;
+      // Answered (waiting) or never complete: OK now; still invoking, answer() ends it.
+      if (closeWait !== undefined || !complete) end();
     });
+    call.on('cancelled', () => closeWait?.());
     call.on('error', () => undefined);
   };
 }

@@ -117,6 +117,8 @@ export async function startWorker(nodeFlags: readonly string[]): Promise<Worker>
   };
 }
 
+const PROBLEM_LEVELS = ['warn', 'error', 'fatal'].map((level) => Buffer.from(`"level":"${level}"`));
+
 export interface StartedSidecar extends Started {
   /** Log lines at level warn or above seen so far. */
   problems(): readonly string[];
@@ -131,11 +133,11 @@ export function startSidecar(configFile: string, nodeArgs: readonly string[] = [
   let head = '';
   let listening = false;
   const scan = (chunk: Buffer): void => {
-    const text = chunk.toString('utf8');
-    if (!listening) head += text;
-    // Only warn/error lines are kept (bounded); request lines are read and dropped.
-    if (problems.length < 20 && /"level":"(warn|error|fatal)"/.test(text)) {
-      for (const line of text.split('\n')) if (/"level":"(warn|error|fatal)"/.test(line) && problems.length < 20) problems.push(line.slice(0, 400));
+    if (!listening) head += chunk.toString('utf8');
+    // Only warn/error lines are kept (bounded); request lines are read and
+    // dropped unread: this process shares the cores with the one measured.
+    if (problems.length < 20 && PROBLEM_LEVELS.some((level) => chunk.includes(level))) {
+      for (const line of chunk.toString('utf8').split('\n')) if (/"level":"(warn|error|fatal)"/.test(line) && problems.length < 20) problems.push(line.slice(0, 400));
     }
   };
   child.stdout?.on('data', scan);
