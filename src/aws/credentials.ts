@@ -2,7 +2,7 @@
 // AssumeRole on top when asked. Routes that resolve the same way share one
 // cached provider, so a burst of requests makes one fetch.
 import { createHash } from 'node:crypto';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { LambdaExtprocError } from '../errors';
 import { createKongChain } from './credential-chain';
 import { describeFailure } from './credential-errors';
@@ -26,7 +26,8 @@ export interface CredentialInput {
 export interface CredentialSource {
   /** Stable, secret-free identity: routes with equal keys share one provider. */
   readonly key: string;
-  readonly provider: AwsCredentialIdentityProvider;
+  /** Asked on every request; `fresh()` tells at once what it would hand out without a fetch. */
+  readonly provider: CachingProvider;
 }
 
 export interface CredentialCache {
@@ -113,10 +114,14 @@ export function createCredentialCache(options: CredentialCacheOptions = {}): Cre
         // Fresh credentials are handed out as they are: the deadline's timer and race are for a fetch.
         bounded = {
           key,
-          provider: () => {
-            const identity = provider.fresh();
-            return identity === undefined ? withDeadline(provider(), route.timeout, 'the credential chain') : Promise.resolve(identity);
-          },
+          provider: Object.assign(
+            () => {
+              const identity = provider.fresh();
+              return identity === undefined ? withDeadline(provider(), route.timeout, 'the credential chain') : Promise.resolve(identity);
+            },
+            // The lean invoke signs at once with these, without a promise (sigv4.ts).
+            { fresh: provider.fresh },
+          ),
         };
         routes.set(key, bounded);
       }

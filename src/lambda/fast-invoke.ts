@@ -6,7 +6,7 @@
 // cancellation, Lambda's raw headers, and every failure mapped to the same kinds.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Dispatcher, Pool } from 'undici';
-import type { Cancellation } from '../cancellation';
+import type { Cancellation, CancelListener } from '../cancellation';
 import { headerTextFromLatin1 } from '../header-text';
 import type { HeaderList } from '../http';
 import { createInvokeSigner, uriEscape } from './sigv4';
@@ -46,105 +46,171 @@ export function createFastInvoke(settings: FastInvokeSettings, target: InvokeTar
     userAgent: USER_AGENT,
   });
 
-  return async (payload, cancellation) => {
-    // One timer and one cancel hook, both plain closures: no AbortController on this path.
-    let stop: ((reason: Error) => void) | undefined;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      stop?.(new Error(`timed out after ${target.timeout} ms`));
-    }, target.timeout);
-    const forget = cancellation.onCancel(() => stop?.(new Error('cancelled')));
+  const call: RouteCall = { pool, requestPath, target };
+  return (payload, cancellation) => {
     const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    const invocation = new Invocation(call, body, cancellation);
     try {
-      const signed = await sign(body);
-      if (timedOut || cancellation.cancelled) throw new Error('stopped before the request was sent');
-      const response = await new Promise<RawResponse>((resolve, reject) => {
-        stop = dispatchInvoke(pool, { method: 'POST', path: requestPath, headers: signed, body }, target.functionName, resolve, reject);
-      });
-      const headers = toHeaderList(response.headers);
-      if (response.statusCode >= 400) throw toLambdaApiError(response.statusCode, headers, response.body);
-      return { status: response.statusCode, headers, body: response.body };
+      // Signed at once while the provider holds fresh credentials; else after it answers.
+      const signed = sign.now(body);
+      if (signed !== undefined) invocation.send(signed);
+      else sign(body).then((headers) => invocation.send(headers), (error: unknown) => invocation.signingFailed(error));
     } catch (error) {
-      throw classifyInvokeError(error, target, timedOut, cancellation.cancelled);
-    } finally {
-      clearTimeout(timer);
-      forget();
+      // As from an async function: a failure is the promise's, never a throw.
+      invocation.signingFailed(error);
     }
+    return invocation.promise;
   };
 }
 
-interface RawResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
+/** What every invocation of one route shares. */
+interface RouteCall {
+  readonly pool: Pool;
+  readonly requestPath: string;
+  readonly target: InvokeTarget;
+}
+
+// The executor of every invocation's promise: no closure per call.
+let capturedResolve: ((result: LambdaResult) => void) | undefined;
+let capturedReject: ((error: Error) => void) | undefined;
+function capture(resolve: (result: LambdaResult) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+function onRouteTimeout(invocation: Invocation): void {
+  invocation.timeOut();
 }
 
 /**
- * One request on undici's dispatch API, the layer its request() is built on,
- * without request()'s body stream. Returns a function that stops the request:
- * at once if it is on a connection, as soon as it gets one if it is queued.
- * The answer is read up to LAMBDA_RESPONSE_LIMIT: past it (or when
- * Content-Length announces more) the request is aborted, which closes its
- * connection, and it fails with lambda_response_too_large.
+ * One invocation: its route timer, its cancel hook and its request on undici's
+ * dispatch API (the layer request() is built on, without request()'s body
+ * stream), in one object whose methods are on the prototype. The timer covers
+ * the whole invocation; a stop (timeout, Envoy's cancel) aborts the request at
+ * once if it is on a connection, as soon as it gets one if it is queued. While
+ * the credentials are fetched a stop only takes note: the signing's own
+ * outcome then decides the error, as before the request is sent. The answer is
+ * read up to LAMBDA_RESPONSE_LIMIT: past it (or when Content-Length announces
+ * more) the request is aborted, which closes its connection, and it fails with
+ * lambda_response_too_large.
  */
-function dispatchInvoke(
-  pool: Pool,
-  options: Dispatcher.DispatchOptions,
-  functionName: string,
-  resolve: (response: RawResponse) => void,
-  reject: (error: Error) => void,
-): (reason: Error) => void {
-  let controller: Dispatcher.DispatchController | undefined;
-  let stopped: Error | undefined;
-  let settled = false;
-  let statusCode = 0;
-  let headers: RawResponse['headers'] = {};
-  let received = 0;
-  const chunks: Buffer[] = [];
-  const fail = (error: Error): void => {
-    if (settled) return;
-    settled = true;
-    reject(error);
-  };
-  const tooLarge = (started: Dispatcher.DispatchController, how: string): void => {
-    const error = responseTooLarge(functionName, how);
-    chunks.length = 0;
-    fail(error);
-    started.abort(error);
-  };
-  pool.dispatch(options, {
-    onRequestStart(started) {
-      controller = started;
-      if (stopped !== undefined) started.abort(stopped);
-    },
-    onResponseStart(started, code, responseHeaders) {
-      // A 1xx answer comes first and is replaced by the final one.
-      statusCode = code;
-      headers = responseHeaders;
-      if (announcesTooMuch(responseHeaders['content-length'])) tooLarge(started, `announced Content-Length ${String(responseHeaders['content-length'])}`);
-    },
-    onResponseData(started, chunk) {
-      if (settled) return;
-      received += chunk.length;
-      if (received > LAMBDA_RESPONSE_LIMIT) return tooLarge(started, `body passed ${LAMBDA_RESPONSE_LIMIT} bytes`);
-      chunks.push(chunk);
-    },
-    onResponseEnd() {
-      if (settled) return;
-      settled = true;
-      resolve({ statusCode, headers, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received) });
-    },
-    onResponseError(_controller, error) {
-      fail(error);
-    },
-  });
-  return (reason) => {
-    if (stopped !== undefined) return;
-    stopped = reason;
-    controller?.abort(reason);
-    fail(reason);
-  };
+class Invocation implements Dispatcher.DispatchHandler, CancelListener {
+  readonly promise: Promise<LambdaResult>;
+  readonly #resolve: (result: LambdaResult) => void;
+  readonly #reject: (error: Error) => void;
+  readonly #call: RouteCall;
+  readonly #body: Buffer;
+  readonly #cancellation: Cancellation;
+  readonly #timer: NodeJS.Timeout;
+  #sent = false;
+  #timedOut = false;
+  #stopped: Error | undefined;
+  #settled = false;
+  #controller: Dispatcher.DispatchController | undefined;
+  #statusCode = 0;
+  #headers: Record<string, string | string[] | undefined> = {};
+  #received = 0;
+  #first: Buffer | undefined;
+  #chunks: Buffer[] | undefined;
+
+  constructor(call: RouteCall, body: Buffer, cancellation: Cancellation) {
+    this.promise = new Promise(capture);
+    this.#resolve = capturedResolve as (result: LambdaResult) => void;
+    this.#reject = capturedReject as (error: Error) => void;
+    this.#call = call;
+    this.#body = body;
+    this.#cancellation = cancellation;
+    this.#timer = setTimeout(onRouteTimeout, call.target.timeout, this);
+    cancellation.listen(this);
+  }
+
+  send(headers: Record<string, string>): void {
+    this.#sent = true;
+    if (this.#stopped !== undefined) return this.#fail(new Error('stopped before the request was sent'));
+    try {
+      this.#call.pool.dispatch({ method: 'POST', path: this.#call.requestPath, headers, body: this.#body }, this);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  signingFailed(error: unknown): void {
+    this.#fail(error);
+  }
+
+  timeOut(): void {
+    this.#timedOut = true;
+    this.#stop(new Error(`timed out after ${this.#call.target.timeout} ms`));
+  }
+
+  onCancelled(): void {
+    this.#stop(new Error('cancelled'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#stopped !== undefined) controller.abort(this.#stopped);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // A 1xx answer comes first and is replaced by the final one.
+    this.#statusCode = statusCode;
+    this.#headers = headers;
+    const length = headers['content-length'];
+    if (announcesTooMuch(length)) this.#tooLarge(controller, `announced Content-Length ${String(length)}`);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#received += chunk.length;
+    if (this.#received > LAMBDA_RESPONSE_LIMIT) return this.#tooLarge(controller, `body passed ${LAMBDA_RESPONSE_LIMIT} bytes`);
+    if (this.#first === undefined) this.#first = chunk;
+    else (this.#chunks ??= [this.#first]).push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    const first = this.#first;
+    const body = this.#chunks !== undefined ? Buffer.concat(this.#chunks, this.#received) : (first ?? Buffer.alloc(0));
+    const headers = toHeaderList(this.#headers);
+    const status = this.#statusCode;
+    if (status >= 400) return this.#fail(toLambdaApiError(status, headers, body));
+    this.#done();
+    this.#resolve({ status, headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#fail(error);
+  }
+
+  #stop(reason: Error): void {
+    if (this.#stopped !== undefined) return;
+    this.#stopped = reason;
+    // Before the request is sent, send() (or the signing's failure) answers.
+    if (!this.#sent) return;
+    this.#controller?.abort(reason);
+    this.#fail(reason);
+  }
+
+  #tooLarge(controller: Dispatcher.DispatchController, how: string): void {
+    const error = responseTooLarge(this.#call.target.functionName, how);
+    this.#first = undefined;
+    this.#chunks = undefined;
+    this.#fail(error);
+    controller.abort(error);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#done();
+    this.#reject(classifyInvokeError(error, this.#call.target, this.#timedOut, this.#cancellation.cancelled));
+  }
+
+  #done(): void {
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#cancellation.unlisten(this);
+  }
 }
 
 // Lower-case names; repeated headers joined with ',' as the SDK's HTTP handler

@@ -6,8 +6,17 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
+/**
+ * A credential provider that may also tell, without waiting, which credentials
+ * it would hand out now with no fetch (CachingProvider.fresh). The provider
+ * stays the authority on refresh: the signer asks it on every request.
+ */
+export interface SigningCredentials extends AwsCredentialIdentityProvider {
+  readonly fresh?: () => AwsCredentialIdentity | undefined;
+}
+
 export interface InvokeSigningSettings {
-  readonly credentials: AwsCredentialIdentityProvider;
+  readonly credentials: SigningCredentials;
   readonly region: string;
   /** The Host header as sent: host, and :port when not the scheme's default. */
   readonly host: string;
@@ -22,7 +31,15 @@ export interface InvokeSigningSettings {
 }
 
 /** Signs one Invoke body; returns the headers to send (signed ones included). */
-export type InvokeSigner = (body: Buffer) => Promise<Record<string, string>>;
+export interface InvokeSigner {
+  (body: Buffer): Promise<Record<string, string>>;
+  /**
+   * The same headers at once, when the provider holds credentials it would
+   * hand out without a fetch (its `fresh()`); undefined otherwise (or when it
+   * cannot tell): then call the signer itself, which waits for the provider.
+   */
+  now(body: Buffer): Record<string, string> | undefined;
+}
 
 const SERVICE = 'lambda';
 const CONTENT_TYPE = 'application/octet-stream';
@@ -32,7 +49,11 @@ export function createInvokeSigner(settings: InvokeSigningSettings): InvokeSigne
   const canonicalPath = settings.path.split('/').map(uriEscape).join('/');
   const canonicalQuery = settings.qualifier === undefined ? '' : `Qualifier=${uriEscape(settings.qualifier)}`;
   const scopeSuffix = `/${settings.region}/${SERVICE}/aws4_request`;
+  const provider = settings.credentials;
   let key: { secret: string; day: string; value: Buffer } | undefined;
+  // X-Amz-Date has whole seconds: made once per second, not per request.
+  let dateSecond = -1;
+  let amzDate = '';
 
   const signingKey = (credentials: AwsCredentialIdentity, day: string): Buffer => {
     if (key === undefined || key.secret !== credentials.secretAccessKey || key.day !== day) {
@@ -43,9 +64,12 @@ export function createInvokeSigner(settings: InvokeSigningSettings): InvokeSigne
     return key.value;
   };
 
-  return async (body) => {
-    const credentials = await settings.credentials();
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const signWith = (credentials: AwsCredentialIdentity, body: Buffer): Record<string, string> => {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== dateSecond) {
+      dateSecond = second;
+      amzDate = new Date(second * 1000).toISOString().replace(/[-:]|\.\d{3}/g, '');
+    }
     const day = amzDate.slice(0, 8);
     const token = credentials.sessionToken;
     const length = String(body.length);
@@ -74,6 +98,15 @@ export function createInvokeSigner(settings: InvokeSigningSettings): InvokeSigne
     if (settings.userAgent !== undefined) headers['user-agent'] = settings.userAgent;
     return headers;
   };
+
+  const sign = async (body: Buffer): Promise<Record<string, string>> => signWith(await provider(), body);
+  return Object.assign(sign, {
+    now: (body: Buffer): Record<string, string> | undefined => {
+      // Asked on every request: the provider decides when its credentials are due for a refresh.
+      const credentials = provider.fresh?.();
+      return credentials === undefined ? undefined : signWith(credentials, body);
+    },
+  });
 }
 
 /** RFC 3986 encoding, as SigV4 wants it: encodeURIComponent plus !'()*. */
