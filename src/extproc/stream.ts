@@ -1,6 +1,6 @@
 // One Envoy HTTP request = one Process stream. Receive, switch on the message
 // case, call one small phase function, send exactly one answer per message.
-import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { createCancellation, type Cancellation, type CancellationSource } from '../cancellation';
 import type { RouteConfig } from '../config/schema';
 import { toErrorResponse } from '../error-response';
@@ -8,6 +8,7 @@ import { LambdaExtprocError } from '../errors';
 import { headerValue, type HttpRequest, type HttpResponse, type StreamStart } from '../http';
 import { selectRoute, type MatchResult, type RouteTable } from '../routing';
 import { readHeaderMap } from './headers';
+import type { CallListener, ProcessCall } from './call';
 import { BodySendMode, type HttpBody, type HttpHeaders, type OutgoingResponse, type ProcessingRequest, type RequestCase } from './messages';
 import { toHttpRequest, toRequestHead, type RequestHead } from './request';
 import { createDeadlines } from './deadlines';
@@ -101,7 +102,8 @@ export const CLOSE_WAIT_MS = 1000;
 const deadlines = createDeadlines(50);
 const ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc';
 
-export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>, options: StreamOptions): void {
+/** Takes a new Process call (call.ts): returns what it is to be told of the call. */
+export function handleProcessStream(call: ProcessCall, options: StreamOptions): CallListener {
   const generation = options.current();
   const events = options.events;
   // Made when an invocation starts: most streams are answered and reset without one.
@@ -142,50 +144,14 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     events.streamClosed();
   };
 
-  call.on('data', (message: ProcessingRequest) => {
-    if (silence !== undefined) {
-      silence();
-      silence = undefined;
-    }
-    events.message?.('in', message.request ?? 'none');
-    // Messages are handled one at a time, in order, so answers keep Envoy's order.
-    queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
-  });
-  call.on('cancelled', () => {
-    // Envoy resets every stream after its answer: only a cancel mid-invoke (or mid-stream) has work to stop.
-    if (phase === 'invoking' && route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
-    if (phase === 'streaming') cancelledMidStream = true;
-    if (phase === 'invoking' || phase === 'streaming') cancellation?.cancel();
-    phase = 'done';
-    close();
-  });
-  call.on('error', () => {
-    if (phase === 'invoking' || phase === 'streaming') cancellation?.cancel();
-  });
-  call.on('end', () => {
-    // Envoy half-closed: finish with OK unless an answer is still being made;
-    // a body that can no longer arrive would otherwise hold the stream forever.
-    // Queued behind the messages already received, so they are handled first.
-    halfClosed = true;
-    if (silence !== undefined) {
-      silence();
-      silence = undefined;
-    }
-    queue = queue.then(() => {
-      if (phase === 'body') fail(GrpcStatus.FAILED_PRECONDITION, 'stream half-closed before the request body was complete');
-      else if (phase !== 'invoking' && phase !== 'streaming') finish();
-    });
-  });
-  call.on('close', close);
-
   function send(response: OutgoingResponse): void {
     events.message?.('out', Buffer.isBuffer(response) ? 'immediate_response' : Object.keys(response).join(','));
-    if (!call.cancelled && !call.destroyed) call.write(response);
+    call.write(response);
   }
 
   function finish(): void {
     phase = 'done';
-    if (!call.cancelled && !call.writableEnded) call.end();
+    call.end();
     close();
   }
 
@@ -206,7 +172,7 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
     phase = 'done';
     cancellation?.cancel();
     events.protocolError(details);
-    if (!call.cancelled) call.emit('error', { code, details, name: 'ProtocolError', message: details });
+    call.fail(code, details);
     close();
   }
 
@@ -421,6 +387,41 @@ export function handleProcessStream(call: ServerDuplexStream<ProcessingRequest, 
       error,
     });
   }
+
+  return {
+    message(message) {
+      if (silence !== undefined) {
+        silence();
+        silence = undefined;
+      }
+      events.message?.('in', message.request ?? 'none');
+      // Messages are handled one at a time, in order, so answers keep Envoy's order.
+      queue = queue.then(() => onMessage(message)).catch((error: unknown) => fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`));
+    },
+    halfClose() {
+      // Envoy half-closed: finish with OK unless an answer is still being made;
+      // a body that can no longer arrive would otherwise hold the stream forever.
+      // Queued behind the messages already received, so they are handled first.
+      halfClosed = true;
+      if (silence !== undefined) {
+        silence();
+        silence = undefined;
+      }
+      queue = queue.then(() => {
+        if (phase === 'body') fail(GrpcStatus.FAILED_PRECONDITION, 'stream half-closed before the request body was complete');
+        else if (phase !== 'invoking' && phase !== 'streaming') finish();
+      });
+    },
+    closed() {
+      // Envoy resets every stream after its answer, and the call closes after our status:
+      // only a close mid-invoke (or mid-stream) has work to stop.
+      if (phase === 'invoking' && route !== undefined && head !== undefined) events.requestCancelled(route.name, Date.now() - head.receivedAt);
+      if (phase === 'streaming') cancelledMidStream = true;
+      if (phase === 'invoking' || phase === 'streaming') cancellation?.cancel();
+      phase = 'done';
+      close();
+    },
+  };
 }
 
 /** A stream nobody will read: leaving it closes the Lambda connection. */

@@ -11,6 +11,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { toLambdaExtprocError, type LambdaExtprocError } from '../errors';
 import type { HeaderList } from '../http';
+import { closedByEnvoy, type ProcessCall } from './call';
 import { varintLength, type EncodedProcessingResponse } from './encode-immediate';
 import { toSetHeaders } from './headers';
 
@@ -21,20 +22,8 @@ export interface StreamedSource {
   readonly chunks: AsyncIterable<Buffer>;
 }
 
-/**
- * The part of a grpc-js ServerDuplexStream the writer uses: write() returns
- * false once its buffer is full ('drain' says when to go on), and an 'error'
- * event with a status ends the call with that status.
- */
-export interface StreamSink {
-  write(message: EncodedProcessingResponse): boolean;
-  once(event: 'drain' | 'close', listener: () => void): unknown;
-  removeListener(event: 'drain' | 'close', listener: () => void): unknown;
-  end(): void;
-  emit(event: 'error', status: { code: number; details: string }): boolean;
-  readonly cancelled: boolean;
-  readonly destroyed: boolean;
-}
+/** The part of a Process call (call.ts) the writer uses. */
+export type StreamSink = Pick<ProcessCall, 'write' | 'whenWritable' | 'end' | 'fail' | 'closed'>;
 
 export interface StreamedOutcome {
   /** Envoy has the headers: a failure now can only reset the client's response. */
@@ -86,7 +75,7 @@ export function encodeStreamedBody(chunk: Buffer, endOfStream: boolean): Encoded
 /**
  * Streams `source` to Envoy: headers at the first payload byte, one body
  * message per chunk, then an empty body message with end_of_stream and the
- * call ends OK. Waits for 'drain' whenever grpc-js's buffer is full, and pulls
+ * call ends OK. Waits whenever grpc-js's buffer is full, and pulls
  * the next chunk only after that, so Lambda is read no faster than Envoy takes
  * the bytes. On a failure before the headers nothing has been written and the
  * caller answers with an ImmediateResponse; after them the call ends with a
@@ -120,33 +109,15 @@ export async function writeStreamedResponse(sink: StreamSink, source: StreamedSo
     return { headersSent, bytes, messages };
   } catch (thrown) {
     const error = toLambdaExtprocError(thrown);
-    if (headersSent && !sink.cancelled && !sink.destroyed) {
-      sink.emit('error', { code: GrpcStatus.UNAVAILABLE, details: `lambda-extproc: response stream failed after ${bytes} bytes (${error.kind})` });
-    }
+    if (headersSent) sink.fail(GrpcStatus.UNAVAILABLE, `lambda-extproc: response stream failed after ${bytes} bytes (${error.kind})`);
     return { headersSent, bytes, messages, error };
   }
 }
 
-// One message; if grpc-js's buffer is full, wait until it drains or the call closes.
+// One message; if grpc-js's buffer is full, wait until it is written or the call closes.
 async function send(sink: StreamSink, message: EncodedProcessingResponse): Promise<void> {
-  if (sink.cancelled || sink.destroyed) throw closedByEnvoy();
-  if (sink.write(message)) return;
-  await new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      sink.removeListener('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
-      sink.removeListener('drain', onDrain);
-      reject(closedByEnvoy());
-    };
-    sink.once('drain', onDrain);
-    sink.once('close', onClose);
-  });
-}
-
-function closedByEnvoy(): Error {
-  return new Error('invocation cancelled: Envoy closed the stream');
+  if (sink.closed) throw closedByEnvoy();
+  if (!sink.write(message)) await sink.whenWritable();
 }
 
 function field(number: number, content: Buffer): Buffer {

@@ -5,13 +5,14 @@
 // backpressure. (The stream loop itself is not in this test: streaming-routes.test.ts
 // drives the real server; this one keeps the flow-control case, measured here
 // without the loop's other work.)
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
 import { Pool } from 'undici';
 import { createCancellation } from '../../src/cancellation';
 import { toErrorResponse } from '../../src/error-response';
 import { toLambdaExtprocError } from '../../src/errors';
-import type { OutgoingResponse, ProcessingRequest } from '../../src/extproc/messages';
+import { processCallInterceptor } from '../../src/extproc/call';
+import type { ProcessingRequest } from '../../src/extproc/messages';
 import { loadSchemas } from '../../src/extproc/proto';
 import { immediateResponse } from '../../src/extproc/responses';
 import { writeStreamedResponse, type StreamedOutcome } from '../../src/extproc/streamed-response';
@@ -34,14 +35,15 @@ async function rig(t: Test, functions: Record<string, StreamingFunction>, output
   const fake = await startFakeStreamingLambda({ secrets: { AKIDE2E: 'e2e-secret' }, functions });
   const pool = new Pool(fake.url);
   const outcomes: StreamedOutcome[] = [];
-  const server = new Server();
-  server.addService(loadSchemas().extProc, {
-    Process: (call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>) => {
-      const body: Buffer[] = [];
-      const cancellation = createCancellation();
-      let invoked = false;
-      call.on('cancelled', () => cancellation.cancel());
-      call.on('data', (message: ProcessingRequest) => {
+  // The server's own way to take Process calls (src/extproc/call.ts), without the stream loop.
+  const interceptor = processCallInterceptor((call) => {
+    const body: Buffer[] = [];
+    const cancellation = createCancellation();
+    let invoked = false;
+    return {
+      halfClose: () => undefined,
+      closed: () => cancellation.cancel(),
+      message: (message: ProcessingRequest) => {
         // FULL_DUPLEX_STREAMED: no answer to headers or body chunks; invoke once the body is whole.
         if (message.request_body?.body !== undefined) body.push(message.request_body.body);
         const complete = message.request_headers?.end_of_stream === true || message.request_body?.end_of_stream === true;
@@ -66,9 +68,11 @@ async function rig(t: Test, functions: Record<string, StreamingFunction>, output
             call.end();
           }
         })();
-      });
-    },
+      },
+    };
   });
+  const server = new Server({ interceptors: [interceptor] });
+  server.addService(loadSchemas().extProc, { Process: () => undefined });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
   const client = createEnvoyStreamClient(`127.0.0.1:${port}`);
   t.teardown(async () => {
