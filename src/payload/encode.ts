@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 
 /** Below this, JSON.stringify is as cheap as splicing (measured: 128 chars 1.1 vs 1.9 µs, 344 chars 1.9 vs 1.5 µs). */
 const SPLICE_MIN_CHARS = 256;
-/** From this on, the body's bytes are copied as latin1 next to the two JSON parts instead of one UTF-8 encode of the whole text. */
-const SPLICE_AS_BYTES_MIN_CHARS = 16 * 1024;
 // Unique per process; a JSON string with it can only be our own placeholder.
+// Searched for without its quotes: '"' is on every other position of JSON
+// text, 'l' is not (a 1 KiB payload: 0.3 → 0.06 µs).
 const PLACEHOLDER = `lambda-extproc-body-${randomUUID()}`;
 
 export function encodePayload(value: unknown): Buffer {
@@ -17,14 +17,18 @@ export function encodePayload(value: unknown): Buffer {
   if (key === undefined) return Buffer.from(JSON.stringify(value), 'utf8');
   const record = value as Record<string, unknown>;
   const json = JSON.stringify({ ...record, [key]: PLACEHOLDER });
-  const at = json.indexOf(`"${PLACEHOLDER}"`);
+  const at = json.indexOf(PLACEHOLDER);
   const body = record[key] as string;
-  if (body.length < SPLICE_AS_BYTES_MIN_CHARS) return Buffer.from(json.slice(0, at + 1) + body + json.slice(at + 1 + PLACEHOLDER.length), 'utf8');
-  return Buffer.concat([
-    Buffer.from(json.slice(0, at + 1), 'utf8'),
-    Buffer.from(body, 'latin1'),
-    Buffer.from(json.slice(at + 1 + PLACEHOLDER.length), 'utf8'),
-  ]);
+  // The three parts written into one buffer: no joined string to flatten
+  // and encode again, and the base64 text copied as latin1 (it is ASCII).
+  const head = json.slice(0, at);
+  const tail = json.slice(at + PLACEHOLDER.length);
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const bytes = Buffer.allocUnsafe(headBytes + body.length + Buffer.byteLength(tail, 'utf8'));
+  bytes.write(head, 0, 'utf8');
+  bytes.write(body, headBytes, 'latin1');
+  bytes.write(tail, headBytes + body.length, 'utf8');
+  return bytes;
 }
 
 // Kong's forward payload (request_body + request_body_base64) and API Gateway
