@@ -61,10 +61,11 @@ export function buildForwardPayload(request: HttpRequest, options: ForwardOption
 
 /** Kong's get_headers(): lower-case names (host included), repeats as arrays, at most 100. */
 function headerArgs(request: HttpRequest): Args {
-  const headers: Args = {};
-  const lines: Array<readonly [string, string]> = [['host', request.authority], ...request.headers.filter(([name]) => name !== 'host')];
-  let count = 0;
-  for (const [name, value] of lines) {
+  // Host comes from :authority, always first; host lines are not read.
+  const headers: Args = { host: request.authority };
+  let count = 1;
+  for (const [name, value] of request.headers) {
+    if (name === 'host') continue;
     if (count++ >= MAX_ARGS) break;
     addArg(headers, name, value);
   }
