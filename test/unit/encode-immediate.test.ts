@@ -39,6 +39,8 @@ const cases: Array<{ name: string; status: number; headers: SetHeader[]; body: B
   { name: 'UTF-8 details and a non-ASCII header name', status: 502, headers: [{ name: 'x-\u00fc', value: 'v', append: false }], body: Buffer.from('e'), details: 'lambda_extproc_\u00fcnicode \u2713' },
   { name: 'lengths past one varint byte: a 300-byte value, a 200 KiB body', status: 200, headers: [{ name: 'x-long', value: 'v'.repeat(300), append: false }], body: Buffer.alloc(200 * 1024, 0x61), details: 'lambda_extproc_response' },
   { name: 'a 3 MiB body (three-byte lengths all the way out)', status: 200, headers: typical, body: Buffer.alloc(3 * 1024 * 1024, 0x62), details: 'lambda_extproc_response' },
+  { name: 'ASCII headers, then one non-ASCII value last (every length measured as UTF-8 again)', status: 200, headers: [...typical, { name: 'x-last', value: '\u00e9'.repeat(70), append: true }], body: Buffer.from('x'), details: 'd' },
+  { name: 'ASCII headers with UTF-8 details', status: 502, headers: typical, body: Buffer.from('x'), details: 'lambda_extproc_\u00e9\u{1f600}' },
   { name: 'a hundred headers', status: 200, headers: Array.from({ length: 100 }, (_, i) => ({ name: `x-h${i}`, value: `value ${i}`, append: i % 3 === 0 })), body: Buffer.from('{}'), details: 'd' },
 ];
 
