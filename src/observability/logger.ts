@@ -25,21 +25,24 @@ export function createLogger(level: LevelWithSilent, destination: pino.Destinati
   );
 }
 
-/** JSON members without braces, e.g. `"route":"a","status":200`. */
-export type LineWriter = (level: 'info' | 'error', members: string, msg: string) => void;
+/** Writes one line of JSON members without braces, e.g. `"route":"a","status":200`. */
+export type LineWriter = (members: string) => void;
 
 /**
  * The line `logger[level](fields, msg)` writes, made without pino's general
  * serializer and redaction walk: for the one line per request, whose fields
- * are fixed and hold no secret. Same time stamp, bindings and destination.
+ * are fixed and hold no secret. Same time stamp, bindings and destination;
+ * level and message are fixed per writer, so their JSON is made once.
  */
-export function createLineWriter(logger: Logger): LineWriter {
+export function createLineWriter(logger: Logger, level: 'info' | 'error', msg: string): LineWriter {
   const internals = logger as unknown as Record<symbol, unknown>;
   const stream = internals[pino.symbols.streamSym] as pino.DestinationStream;
   const time = internals[pino.symbols.timeSym] as () => string;
-  const bindings = internals[pino.symbols.chindingsSym] as string;
-  return (level, members, msg) => {
-    stream.write(`{"level":"${level}"${time()}${bindings},${members},"msg":${JSON.stringify(msg)}}\n`);
+  const head = `{"level":"${level}"`;
+  const bindings = `${internals[pino.symbols.chindingsSym] as string},`;
+  const tail = `,"msg":${JSON.stringify(msg)}}\n`;
+  return (members) => {
+    stream.write(head + time() + bindings + members + tail);
   };
 }
 

@@ -38,14 +38,15 @@ export interface RequestLogOptions {
 export const LOG_VALUE_MAX_CHARS = 1024;
 
 export function createRequestLog(logger: Logger, options: RequestLogOptions = {}): RequestLog {
-  const writeLine = createLineWriter(logger);
+  const writeRequest = createLineWriter(logger, 'info', 'request');
+  const writeFailure = createLineWriter(logger, 'error', 'request failed');
   const logQuery = options.logQuery ?? (() => false);
   const log: RequestLog = {
     requestDone(record) {
       // A streamed response cut after its headers failed whatever status the client saw.
       const failed = record.error !== undefined && (record.status >= 500 || record.streamedBytes !== undefined);
       const level = failed ? 'error' : 'info';
-      if (logger.isLevelEnabled(level)) writeLine(level, requestMembers(record, logQuery()), failed ? 'request failed' : 'request');
+      if (logger.isLevelEnabled(level)) (failed ? writeFailure : writeRequest)(requestMembers(record, logQuery()));
       // Kong logs this at error level too: the function got the request without its body.
       if (record.skippedBody === true) logger.error({ route: record.route, request_id: bounded(record.requestId) }, 'request body too large: left out of the payload (skip_large_bodies, max_body_size)');
     },
@@ -85,18 +86,34 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-const json = JSON.stringify;
+// A string JSON writes as it is, between quotes: no quote, backslash, control
+// character or surrogate (JSON.stringify escapes a lone one). Nearly every value.
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * `text` escaped for a JSON string, without the quotes, as JSON.stringify
+ * escapes it: a plain string is itself, so the line is one template around
+ * the values, without a quoted copy of each (half the time, a third fewer bytes).
+ */
+function escaped(text: string): string {
+  return PLAIN.test(text) ? text : JSON.stringify(text).slice(1, -1);
+}
+
+/** A number as JSON writes it (a non-finite one as null). */
+function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? `${value}` : 'null';
+}
 
 /** The request line's fields; the function name and cause are ours, every other string is bounded. */
 function requestMembers(record: RequestLogRecord, withQuery: boolean): string {
   const { error } = record;
-  let members = `"route":${json(bounded(record.route))},"function":${json(record.functionName)},"method":${json(bounded(record.method))},"path":${json(loggedPath(record.path, withQuery))},"status":${record.status},"latency_ms":${json(record.latencyMs)},"request_id":${json(bounded(record.requestId))}`;
-  if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":${json(bounded(record.lambdaRequestId))}`;
-  if (record.traceId !== undefined) members += `,"trace_id":${json(bounded(record.traceId))}`;
+  let members = `"route":"${escaped(bounded(record.route))}","function":"${escaped(record.functionName)}","method":"${escaped(bounded(record.method))}","path":"${escaped(loggedPath(record.path, withQuery))}","status":${record.status},"latency_ms":${jsonNumber(record.latencyMs)},"request_id":"${escaped(bounded(record.requestId))}"`;
+  if (record.lambdaRequestId !== undefined) members += `,"lambda_request_id":"${escaped(bounded(record.lambdaRequestId))}"`;
+  if (record.traceId !== undefined) members += `,"trace_id":"${escaped(bounded(record.traceId))}"`;
   if (record.streamedBytes !== undefined) members += `,"streamed_bytes":${record.streamedBytes}`;
   if (error !== undefined) {
-    members += `,"cause":${json(error.kind)},"error":${json(bounded(error.message))}`;
-    if (error.details.awsCode !== undefined) members += `,"aws_code":${json(bounded(error.details.awsCode))}`;
+    members += `,"cause":"${escaped(error.kind)}","error":"${escaped(bounded(error.message))}"`;
+    if (error.details.awsCode !== undefined) members += `,"aws_code":"${escaped(bounded(error.details.awsCode))}"`;
   }
   return members;
 }

@@ -19,6 +19,9 @@ const records: RequestLogRecord[] = [
   { route: 'busy', functionName: 'busy-fn', method: 'GET', path: '/busy', status: 429, latencyMs: 3.5, requestId: 'r-3', error: { kind: 'lambda_throttled', message: 'Rate exceeded', details: { awsCode: 'TooManyRequestsException' } } },
   { route: 'down', functionName: 'down-fn', method: 'PUT', path: '/down', status: 502, latencyMs: 12.125, requestId: 'r-4', lambdaRequestId: 'l-4', error: { kind: 'lambda_unreachable', message: 'connect ECONNREFUSED 127.0.0.1:1', details: {} } },
   { route: 'quotes', functionName: 'q', method: 'GET', path: '/say/"hi"\\\t\u0001é?q="hi"', status: 200, latencyMs: 1e-7, requestId: 'r-5' },
+  // Text JSON writes as it is next to text it escapes: a surrogate pair, DEL and U+2028 (not escaped), a backslash, a quote.
+  { route: 'emoji-\u{1f600}', functionName: 'f\u2028n', method: 'GET\u007f', path: '/a\u00e9b', status: 200, latencyMs: 2, requestId: 'r\\6', lambdaRequestId: 'l-\u{1f600}', traceId: 'Root=1-"t"' },
+  { route: 'cut', functionName: 'f', method: 'GET', path: '/s', status: 599, latencyMs: 1, requestId: 'r-7', streamedBytes: 0, error: { kind: 'lambda_stream_failed', message: 'line\nbreak', details: { awsCode: 'A"B' } } },
 ];
 
 // What the log shows of a request's own text, written out independently of the code under test.
@@ -30,7 +33,7 @@ const pinoLine = (record: RequestLogRecord, fields: Record<string, unknown>, wit
   const { stream, lines } = capture();
   const logger = createLogger('info', stream, fields);
   const { error } = record;
-  const failed = error !== undefined && record.status >= 500;
+  const failed = error !== undefined && (record.status >= 500 || record.streamedBytes !== undefined);
   logger[failed ? 'error' : 'info'](
     {
       route: cut(record.route),
@@ -42,6 +45,7 @@ const pinoLine = (record: RequestLogRecord, fields: Record<string, unknown>, wit
       request_id: cut(record.requestId),
       lambda_request_id: record.lambdaRequestId === undefined ? undefined : cut(record.lambdaRequestId),
       trace_id: record.traceId === undefined ? undefined : cut(record.traceId),
+      streamed_bytes: record.streamedBytes,
       ...(error === undefined ? {} : { cause: error.kind, error: cut(error.message), aws_code: error.details.awsCode === undefined ? undefined : cut(error.details.awsCode) }),
     },
     failed ? 'request failed' : 'request',
@@ -236,4 +240,15 @@ t.test('the other request-derived lines are bounded too; a cut never splits a su
   t.equal(written[1]?.request_id, written[0]?.request_id, 'the skipped-body line');
   t.equal(written[2]?.route, `${'c'.repeat(1024)}...[+1976 chars]`, 'the cancelled line');
   t.equal(written[3]?.error, `internal error: ${'e'.repeat(1024 - 'internal error: '.length)}...[+${3000 - 1024 + 'internal error: '.length} chars]`, 'the protocol error line');
+});
+
+t.test('a lone surrogate in a logged value is written escaped, as JSON.stringify writes it: the line keeps it and stays UTF-8', async (t) => {
+  const { stream, lines } = capture();
+  createRequestLog(createLogger('info', stream)).requestDone({ route: 'r', functionName: 'f', method: 'GET', path: '/a\ud800b', status: 200, latencyMs: 1, requestId: 'r-\udc00', lambdaRequestId: 'l-\u{1f600}' });
+  const line = lines()[0] ?? '';
+  t.ok(line.includes('"path":"/a\\ud800b"') && line.includes('"request_id":"r-\\udc00"'), line);
+  t.ok(line.includes('"lambda_request_id":"l-\u{1f600}"'), 'a surrogate pair is written as the character');
+  const logged = JSON.parse(line) as Record<string, string>;
+  t.equal(logged.path, '/a\ud800b');
+  t.equal(logged.request_id, 'r-\udc00');
 });
