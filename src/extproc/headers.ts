@@ -33,13 +33,26 @@ const NOT_SENT = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'host']);
  * several set-cookie or multi-value headers reach the client.
  */
 export function toSetHeaders(headers: HeaderList): SetHeader[] {
-  const seen = new Set<string>();
   const set: SetHeader[] = [];
+  // Names seen, kept only for long lists: a short one is searched in `set` itself, without a Set per answer.
+  let seen: Set<string> | undefined;
   for (const [rawName, value] of headers) {
-    const name = rawName.toLowerCase();
+    // Names are nearly always lower-case already: toLowerCase would still copy each.
+    const name = UPPER_CASE.test(rawName) ? rawName.toLowerCase() : rawName;
     if (name.startsWith(':') || NOT_SENT.has(name)) continue;
-    set.push({ name, value, append: seen.has(name) });
-    seen.add(name);
+    if (seen === undefined && set.length === SHORT_LIST) seen = new Set(set.map((header) => header.name));
+    const append = seen === undefined ? hasName(set, name) : seen.has(name);
+    set.push({ name, value, append });
+    seen?.add(name);
   }
   return set;
+}
+
+// Up to this many entries a linear search beats building a Set.
+const SHORT_LIST = 16;
+const UPPER_CASE = /[A-Z]/;
+
+function hasName(set: readonly SetHeader[], name: string): boolean {
+  for (let i = 0; i < set.length; i++) if ((set[i] as SetHeader).name === name) return true;
+  return false;
 }

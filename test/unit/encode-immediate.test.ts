@@ -101,3 +101,16 @@ t.test('immediateResponse: lower-cased set_headers, hop-by-hop left out, repeats
   const typed = immediateResponse({ status: 200, headers: [['Content-Type', 'application/json']], body: Buffer.from('{}') }, 'd');
   t.same(headers(typed), [['content-type', 'application/json', false]], "Lambda's content-type, whatever its case, is the only one");
 });
+
+t.test('immediateResponse: append holds past the short-list search: a name repeated before and after the 16th line, any case, appends every time', async (t) => {
+  const lines: Array<readonly [string, string]> = [];
+  for (let i = 0; i < 40; i++) lines.push(i % 5 === 0 ? [i % 10 === 0 ? 'Set-Cookie' : 'set-cookie', `c${i}`] : [`x-h${i % 7}`, `v${i}`]);
+  const sent = decode(immediateResponse({ status: 200, headers: lines, body: Buffer.from('x') }, 'd')).immediate_response.headers?.set_headers ?? [];
+  // Written out independently: a name appends when an earlier line had it, compared lower-cased.
+  const expected = lines.map(([name, value], i) => [name.toLowerCase(), value, lines.slice(0, i).some(([earlier]) => earlier.toLowerCase() === name.toLowerCase())]);
+  t.same(
+    sent.map((h) => [h.header.key, Buffer.from(h.header.raw_value).toString('utf8'), h.append.value]),
+    [...expected, ['content-type', 'application/octet-stream', false]],
+  );
+  t.equal(sent.filter((h) => h.header.key === 'set-cookie' && !h.append.value).length, 1, 'one set-cookie overwrites, seven append');
+});
