@@ -37,3 +37,26 @@ t.test('toAbortSignal follows the cancellation until released', async (t) => {
   second.cancel();
   t.equal(released.signal.aborted, false, 'a released signal no longer follows');
 });
+
+t.test('listeners run once on cancel, in registration order with stops; unlisten forgets them', async (t) => {
+  const c = createCancellation();
+  const ran: string[] = [];
+  const listener = (name: string) => ({ onCancelled: () => ran.push(name) });
+  const a = listener('a');
+  const forgotten = listener('forgotten');
+  const last = listener('last');
+  c.listen(a);
+  c.onCancel(() => ran.push('stop'));
+  c.listen(forgotten);
+  c.listen(last);
+  c.unlisten(forgotten);
+  c.unlisten(last);
+  c.listen(last);
+  c.cancel();
+  c.cancel();
+  t.same(ran, ['a', 'stop', 'last'], 'each once; forgotten ones not at all');
+  const late = listener('late');
+  c.listen(late);
+  t.same(ran, ['a', 'stop', 'last', 'late'], 'a listener added after the cancel runs at once');
+  c.unlisten(late);
+});

@@ -78,3 +78,34 @@ t.test('caches the signing key per day and secret, and follows a rotated secret'
   t.match(b.authorization, /Credential=AKID2\//);
   t.not(a.authorization?.split('Signature=')[1], b.authorization?.split('Signature=')[1], 'the new secret signs');
 });
+
+t.test('now() signs at once, exactly as the signer does, with what the provider holds fresh', async (t) => {
+  const realNow = Date.now;
+  // One clock second for both signatures: X-Amz-Date is part of what is signed.
+  const fixedNow = Date.UTC(2026, 11, 4, 20, 15, 31, 250);
+  Date.now = () => fixedNow;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  let held: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined = { accessKeyId: 'AKID1', secretAccessKey: 'first', sessionToken: 'token1' };
+  let asked = 0;
+  const credentials = Object.assign(
+    async () => {
+      asked += 1;
+      return held ?? { accessKeyId: 'AKIDFETCHED', secretAccessKey: 'fetched' };
+    },
+    { fresh: () => held },
+  );
+  const sign = createInvokeSigner({ credentials, region: 'us-east-1', host: 'h', path: '/p', qualifier: 'q', invocationType: 'RequestResponse', logType: 'None', userAgent: 'lambda-extproc' });
+  const body = Buffer.from('{"a":1}');
+  const now = sign.now(body);
+  t.same(now, await sign(body), 'byte-identical headers');
+  t.equal(now?.['x-amz-date'], '20261204T201531Z');
+  t.equal(asked, 1, 'now() does not call the provider');
+  held = { accessKeyId: 'AKID2', secretAccessKey: 'second' };
+  t.match(sign.now(body)?.authorization, /Credential=AKID2\//, 'follows what the provider holds');
+  held = undefined;
+  t.equal(sign.now(body), undefined, 'nothing fresh: the caller waits for the provider');
+  const plain = createInvokeSigner({ credentials: async () => ({ accessKeyId: 'A', secretAccessKey: 'S' }), region: 'us-east-1', host: 'h', path: '/p', qualifier: undefined, invocationType: 'Event', logType: 'None' });
+  t.equal(plain.now(body), undefined, 'a provider that cannot tell is always asked');
+});
