@@ -6,22 +6,36 @@ import { HOP_BY_HOP_HEADERS, type HeaderList } from '../http';
 import type { SetHeader } from './encode-immediate';
 import type { HeaderMap } from './messages';
 
+/** The pseudo-headers the request head is made of (others, such as :protocol, are not kept). */
+export interface PseudoHeaders {
+  readonly method: string | undefined;
+  readonly path: string | undefined;
+  readonly authority: string | undefined;
+  readonly scheme: string | undefined;
+}
+
 export interface SplitHeaders {
-  /** Pseudo-headers (:method, :path, :authority, :scheme) by name. */
-  readonly pseudo: ReadonlyMap<string, string>;
+  readonly pseudo: PseudoHeaders;
   readonly regular: HeaderList;
 }
 
+// The four pseudo-headers are plain fields: a Map per request cost more than the rest of the reading.
 export function readHeaderMap(map: HeaderMap | undefined): SplitHeaders {
-  const pseudo = new Map<string, string>();
+  let method: string | undefined;
+  let path: string | undefined;
+  let authority: string | undefined;
+  let scheme: string | undefined;
   const regular: Array<readonly [string, string]> = [];
   for (const entry of map?.headers ?? []) {
     const name = entry.key.toLowerCase();
     const value = entry.raw_value !== undefined && entry.raw_value.length > 0 ? headerTextFromBytes(entry.raw_value) : (entry.value ?? '');
-    if (name.startsWith(':')) pseudo.set(name, value);
-    else regular.push([name, value]);
+    if (!name.startsWith(':')) regular.push([name, value]);
+    else if (name === ':method') method = value;
+    else if (name === ':path') path = value;
+    else if (name === ':authority') authority = value;
+    else if (name === ':scheme') scheme = value;
   }
-  return { pseudo, regular };
+  return { pseudo: { method, path, authority, scheme }, regular };
 }
 
 // Envoy drops these from local replies anyway, or recomputes them.

@@ -11,19 +11,20 @@ export type RequestHead = Omit<HttpRequest, 'body'>;
 export type EnvoyAttributes = Readonly<Record<string, StructValue>>;
 
 export function toRequestHead(split: SplitHeaders, receivedAt: number, attributes?: EnvoyAttributes): RequestHead {
-  const path = split.pseudo.get(':path') ?? '/';
+  const { pseudo } = split;
+  const path = pseudo.path ?? '/';
   const q = path.indexOf('?');
   const headers = split.regular;
   const protocol = attributes?.['request.protocol']?.stringValue;
   // Envoy's view of the client (after use_remote_address / xff_num_trusted_hops), never a header.
   const sourceAddress = attributes?.['source.address']?.stringValue;
   return {
-    method: split.pseudo.get(':method') ?? 'GET',
+    method: pseudo.method ?? 'GET',
     path,
     pathname: q === -1 ? path : path.slice(0, q),
     query: q === -1 ? '' : path.slice(q + 1),
-    authority: split.pseudo.get(':authority') ?? headerValue(headers, 'host') ?? '',
-    scheme: split.pseudo.get(':scheme') ?? 'http',
+    authority: pseudo.authority ?? headerValue(headers, 'host') ?? '',
+    scheme: pseudo.scheme ?? 'http',
     headers,
     receivedAt,
     requestId: headerValue(headers, 'x-request-id') ?? randomUUID(),

@@ -30,7 +30,7 @@ t.test('readHeaderMap reads raw_value as UTF-8 for pseudo and regular headers; v
       { key: 'x-legacy', value: 'Zoë' },
     ],
   });
-  t.equal(split.pseudo.get(':path'), '/café');
+  t.equal(split.pseudo.path, '/café');
   t.strictSame(split.regular, [
     ['x-name', 'José'],
     ['x-latin1', '\u00e9'],
