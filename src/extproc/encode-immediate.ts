@@ -1,8 +1,9 @@
 // ProcessingResponse{immediate_response} written straight to protobuf bytes,
 // one Buffer per answer. The generic path (plain object → Buffer per header
 // value → protobufjs fromObject → Writer) took 4.9 µs for a typical answer;
-// this, header list included, 1.4 µs. Byte for byte what protobufjs writes
-// (test/unit/encode-immediate.test.ts).
+// this 1.4 µs, then 0.6-0.9 µs (2 busy cores) without per-answer closures and
+// length arrays and with Buffer's writers called directly. Byte for byte what
+// protobufjs writes (test/unit/encode-immediate.test.ts).
 //
 // Field numbers: envoy/service/ext_proc/v3/external_processor.proto
 // (ProcessingResponse.immediate_response 7; ImmediateResponse status 1,
