@@ -30,12 +30,21 @@ export function parseArgs(text: string): Args {
  * (A null-prototype object copied out at the end does the same, ten times slower.)
  */
 export function addArg(args: Args, key: string, value: string | boolean): void {
-  const existing = Object.prototype.hasOwnProperty.call(args, key) ? args[key] : undefined;
-  if (existing === undefined) {
-    if (key === '__proto__') Object.defineProperty(args, key, { value, enumerable: true, writable: true, configurable: true });
-    else args[key] = value;
-  } else if (Array.isArray(existing)) existing.push(value);
+  const existing = ownField(args, key);
+  if (existing === undefined) setField<ArgValue>(args, key, value);
+  else if (Array.isArray(existing)) existing.push(value);
   else args[key] = [existing, value];
+}
+
+/** The record's own value under a client's `key`: an inherited name (`constructor`) is no value. */
+export function ownField<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+/** Sets a client's `key` as a plain field: `__proto__` too, rather than the prototype. */
+export function setField<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
 }
 
 function decodeComponent(text: string): string {

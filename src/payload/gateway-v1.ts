@@ -1,7 +1,7 @@
 // API Gateway REST (payload format 1.0) proxy event, field by field as
 // Kong's aws_serializer builds it (reference §2.3).
 import type { MatchResult } from '../routing';
-import { parseArgs, type ArgValue } from './args';
+import { ownField, parseArgs, setField, type ArgValue } from './args';
 import {
   domainNameOf,
   domainPrefixOf,
@@ -22,11 +22,12 @@ type Scalar = string | boolean;
 export function buildGatewayV1Event(request: GatewayRequest, match: MatchResult, options: GatewayV1Options): Record<string, unknown> {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
+  // Names are the client's: `constructor` or `__proto__` are plain fields (args.ts).
   for (const [name, value] of headerLines(request)) {
-    const values = multiValueHeaders[name];
+    const values = ownField(multiValueHeaders, name);
     if (values === undefined) {
-      headers[name] = value;
-      multiValueHeaders[name] = [value];
+      setField(headers, name, value);
+      setField(multiValueHeaders, name, [value]);
     } else {
       values.push(value);
     }
@@ -35,8 +36,8 @@ export function buildGatewayV1Event(request: GatewayRequest, match: MatchResult,
   const multiValueQueryStringParameters: Record<string, Scalar[]> = {};
   for (const [name, value] of Object.entries(parseArgs(request.query))) {
     const values = asArray(value);
-    queryStringParameters[name] = values[0] ?? '';
-    multiValueQueryStringParameters[name] = values;
+    setField(queryStringParameters, name, values[0] ?? '');
+    setField(multiValueQueryStringParameters, name, values);
   }
   const { body, isBase64Encoded } = encodeGatewayBody(request.body, options.base64_encode_body);
   const domainName = domainNameOf(request);

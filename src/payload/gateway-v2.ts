@@ -2,7 +2,7 @@
 // raw path and query, cookies apart, repeated headers and query values
 // joined with commas, requestContext.http.
 import type { MatchResult } from '../routing';
-import { parseArgs } from './args';
+import { ownField, parseArgs, setField } from './args';
 import {
   domainNameOf,
   domainPrefixOf,
@@ -35,14 +35,15 @@ export function buildGatewayV2Event(request: GatewayRequest, match: MatchResult,
       for (const cookie of value.split(';')) if (cookie.trim() !== '') cookies.push(cookie.trim());
       continue;
     }
-    const existing = headers[name];
-    headers[name] = existing === undefined ? value : `${existing},${value}`;
+    // Names are the client's: `constructor` or `__proto__` are plain fields (args.ts).
+    const existing = ownField(headers, name);
+    setField(headers, name, existing === undefined ? value : `${existing},${value}`);
   }
   const query = parseArgs(request.query);
   const queryStringParameters: Record<string, string> = {};
   for (const [name, value] of Object.entries(query)) {
     // AWS gives a valueless argument as "".
-    queryStringParameters[name] = (Array.isArray(value) ? value : [value]).map((v) => (v === true ? '' : String(v))).join(',');
+    setField(queryStringParameters, name, (Array.isArray(value) ? value : [value]).map((v) => (v === true ? '' : String(v))).join(','));
   }
   const { body, isBase64Encoded } = encodeGatewayBody(request.body, options.base64_encode_body);
   const domainName = domainNameOf(request);

@@ -287,3 +287,23 @@ t.test("sourceIp is Envoy's source.address without its port, in both event versi
     for (const [address, expected, why] of cases) t.equal(sourceIpIn(version, address), expected, `${version}: ${why}`);
   }
 });
+
+t.test('header and query names that are Object.prototype names are plain fields in both event versions', async (t) => {
+  const req = request({
+    path: '/p?__proto__=x&constructor&toString=1&toString=2',
+    headers: [
+      ['constructor', 'c'],
+      ['__proto__', 'p'],
+      ['tostring', 't'],
+      ['constructor', 'd'],
+    ],
+  });
+  const v1 = eventOf('awsgateway_compatible: true\nmatch: { path_prefix: / }', req) as Record<string, unknown>;
+  t.equal(JSON.stringify(v1.headers), '{"host":"abc.myhost.test","constructor":"c","__proto__":"p","tostring":"t"}');
+  t.equal(JSON.stringify(v1.multiValueHeaders), '{"host":["abc.myhost.test"],"constructor":["c","d"],"__proto__":["p"],"tostring":["t"]}');
+  t.equal(JSON.stringify(v1.queryStringParameters), '{"__proto__":"x","constructor":true,"toString":"1"}');
+  t.equal(JSON.stringify(v1.multiValueQueryStringParameters), '{"__proto__":["x"],"constructor":[true],"toString":["1","2"]}');
+  const v2 = eventOf('awsgateway_compatible: true\nawsgateway_compatible_payload_version: "2.0"\nmatch: { path_prefix: / }', req) as Record<string, unknown>;
+  t.equal(JSON.stringify(v2.headers), '{"host":"abc.myhost.test","constructor":"c,d","__proto__":"p","tostring":"t"}');
+  t.equal(JSON.stringify(v2.queryStringParameters), '{"__proto__":"x","constructor":"","toString":"1,2"}');
+});

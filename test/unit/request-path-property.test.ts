@@ -152,14 +152,6 @@ function before(c: Case, head: Omit<HttpRequest, 'body'>, config: RouteConfig, c
   return { bytes: Buffer.from(JSON.stringify(value), 'utf8'), skippedBody };
 }
 
-function outcome<T extends object>(run: () => T): T | { error: string } {
-  try {
-    return run();
-  } catch (error) {
-    return { error: String(error) };
-  }
-}
-
 t.test('request head and payload bytes are those of the code before, on 3000 generated requests', async (t) => {
   const failures: string[] = [];
   let spliced = 0;
@@ -171,18 +163,13 @@ t.test('request head and payload bytes are those of the code before, on 3000 gen
     const oldHead = toRequestHeadBefore(readHeaderMapBefore(c.map), 1662436514000, c.attributes);
     // A request without x-request-id gets a random one, on both sides: the payloads are compared with the same one.
     const generatedId = !c.map?.headers?.some((h) => h.key === 'x-request-id');
-    const old = outcome(() => before(c, generatedId ? { ...oldHead, requestId: head.requestId } : oldHead, config, compiled));
+    const old = before(c, generatedId ? { ...oldHead, requestId: head.requestId } : oldHead, config, compiled);
     const comparable = (h: object): object => (generatedId ? { ...h, requestId: '' } : h);
     if (!isDeepStrictEqual(comparable(head), comparable(oldHead))) failures.push(`case ${i}: head ${JSON.stringify(head)} ≠ ${JSON.stringify(oldHead)}`);
     if (generatedId && !/^[0-9a-f-]{36}$/.test(head.requestId)) failures.push(`case ${i}: request id ${head.requestId}`);
     const request = toHttpRequest(head, c.chunks);
     const match = compiled.match(request.pathname, request.method) ?? { pathParameters: {}, resource: request.pathname };
-    const built = outcome(() => buildPayload(request, config, match));
-    if ('error' in built || 'error' in old) {
-      // The same failure on both sides (an API Gateway builder and a header named like an Object.prototype member).
-      if (!('error' in built && 'error' in old && built.error === old.error)) failures.push(`case ${i}: ${JSON.stringify(built)} ≠ ${JSON.stringify(old)}`);
-      continue;
-    }
+    const built = buildPayload(request, config, match);
     if (!built.bytes.equals(old.bytes)) failures.push(`case ${i}: payload ${built.bytes.toString('utf8').slice(0, 400)} ≠ ${old.bytes.toString('utf8').slice(0, 400)}`);
     if (built.skippedBody !== old.skippedBody) failures.push(`case ${i}: skippedBody ${built.skippedBody} ≠ ${old.skippedBody}`);
     if (/"(request_body|body)":"[A-Za-z0-9+/=]{256,}"/.test(old.bytes.toString('latin1'))) spliced++;
