@@ -4,12 +4,11 @@
 // HTTP call together (see docs/performance.md). Same behaviour as
 // invoke.ts: same endpoint, one attempt, the route's timeout and Envoy's
 // cancellation, Lambda's raw headers, and every failure mapped to the same kinds.
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Dispatcher, Pool } from 'undici';
 import type { Cancellation, CancelListener } from '../cancellation';
 import { headerTextFromLatin1 } from '../header-text';
 import type { HeaderList } from '../http';
-import { createInvokeSigner, uriEscape } from './sigv4';
+import { createInvokeSigner, uriEscape, type SigningCredentials } from './sigv4';
 import { toLambdaApiError } from './api-error';
 import { classifyInvokeError, type InvokeTarget, type LambdaResult } from './invoke';
 import { announcesTooMuch, LAMBDA_RESPONSE_LIMIT, responseTooLarge } from './response-limit';
@@ -18,7 +17,8 @@ export interface FastInvokeSettings {
   /** Scheme, host, port and optional base path, as resolveLambdaEndpoint gives it. */
   readonly endpoint: string;
   readonly region: string;
-  readonly credentials: AwsCredentialIdentityProvider;
+  /** Asked on every request; with `fresh()` (the route's CredentialSource has it) signing needs no promise. */
+  readonly credentials: SigningCredentials;
   /** Keep-alive connections to the endpoint's origin (LambdaClientCache.poolFor). */
   readonly pool: Pool;
 }
