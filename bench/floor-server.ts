@@ -13,7 +13,7 @@ import { loadPackageDefinition, Server, ServerCredentials, status, type GrpcObje
 import { encodeImmediateResponse } from '../src/extproc/encode-immediate';
 import type { OutgoingResponse, ProcessingRequest, ProcessingResponse } from '../src/extproc/messages';
 import { passEncodedResponses } from '../src/extproc/proto';
-import { createDeadlines } from '../src/extproc/deadlines';
+import { createDeadlines, type Deadline } from '../src/extproc/deadlines';
 import { CLOSE_WAIT_MS } from '../src/extproc/stream';
 import { RAISED_RESET_LIMITS, raiseResetLimits, supportsResetLimits } from '../src/extproc/reset-limits';
 import { loadExtProcDefinition } from './ext-proc-codec';
@@ -47,9 +47,9 @@ function processStream(onRequest: OnRequest): (call: Call) => void {
   return (call) => {
     let complete = false;
     let halfClosed = false;
-    let closeWait: (() => void) | undefined;
+    let closeWait: Deadline | undefined;
     const end = (): void => {
-      closeWait?.();
+      closeWait?.cancel();
       closeWait = undefined;
       if (!call.writableEnded) call.end();
     };
@@ -78,7 +78,7 @@ function processStream(onRequest: OnRequest): (call: Call) => void {
       // Answered (waiting) or never complete: OK now; still invoking, answer() ends it.
       if (closeWait !== undefined || !complete) end();
     });
-    call.on('cancelled', () => closeWait?.());
+    call.on('cancelled', () => closeWait?.cancel());
     call.on('error', () => undefined);
   };
 }

@@ -11,7 +11,7 @@ import { readHeaderMap } from './headers';
 import type { CallListener, ProcessCall } from './call';
 import { BodySendMode, type HttpBody, type HttpHeaders, type OutgoingResponse, type ProcessingRequest, type RequestCase } from './messages';
 import { toHttpRequest, toRequestHead, type RequestHead } from './request';
-import { createDeadlines } from './deadlines';
+import { createDeadlines, type Deadline } from './deadlines';
 import { continueFor, immediateResponse, overrideTimeout, requestBufferedBody } from './responses';
 import { writeStreamedResponse } from './streamed-response';
 
@@ -99,7 +99,8 @@ const ROUTE_METADATA = 'x-lambda-extproc-route';
 // at once; a client that does neither gets its OK status after this long,
 // Envoy's own wait for the server's trailers.
 export const CLOSE_WAIT_MS = 1000;
-const deadlines = createDeadlines(50);
+const TICK_MS = 50;
+const deadlines = createDeadlines(TICK_MS);
 const ATTRIBUTES_KEY = 'envoy.filters.http.ext_proc';
 
 /** Takes a new Process call (call.ts): returns what it is to be told of the call. */
@@ -121,16 +122,16 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
   let halfClosed = false;
   let queue = Promise.resolve();
   // Cancelled by the first message; a stream that never sends one would hold a slot and the drain.
-  let silence: (() => void) | undefined = deadlines.add(options.firstMessageTimeout, () => {
+  let silence: Deadline | undefined = deadlines.add(options.firstMessageTimeout, () => {
     silence = undefined;
     fail(GrpcStatus.DEADLINE_EXCEEDED, `no ProcessingRequest within first_message_timeout (${options.firstMessageTimeout} ms) of the stream opening`);
   });
   // Set while an answered stream waits for Envoy to close it.
-  let closeWait: (() => void) | undefined;
+  let closeWait: Deadline | undefined;
   // A RESPONSE_STREAM route with Envoy in FULL_DUPLEX_STREAMED: no answer
   // until the function's first byte, then streamed_immediate_response.
   let duplex = false;
-  let overrideTimer: NodeJS.Timeout | undefined;
+  let overrideTimer: Deadline | undefined;
   // Envoy cancelled while the response was streaming: the writer reports it when it stops.
   let cancelledMidStream = false;
 
@@ -138,9 +139,9 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
   const close = (): void => {
     if (closed) return;
     closed = true;
-    silence?.();
-    closeWait?.();
-    if (overrideTimer !== undefined) clearTimeout(overrideTimer);
+    silence?.cancel();
+    closeWait?.cancel();
+    overrideTimer?.cancel();
     events.streamClosed();
   };
 
@@ -302,7 +303,7 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
         try {
           outcome = await handleStream(request, current, match, cancellation, !duplex);
         } finally {
-          if (timer !== undefined) clearTimeout(timer);
+          timer?.cancel();
         }
         if (phase !== 'invoking') return abandon(outcome.start); // cancelled while Lambda ran
         const { start, lambdaRequestId, skippedBody } = outcome;
@@ -345,20 +346,21 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
       if (phase !== 'invoking') return; // cancelled while Lambda ran
       answer(outcome.response, current.name, current.function_name, outcome.error, outcome.lambdaRequestId, outcome.skippedBody);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       chunks = [];
     }
   }
 
   // Envoy's message_timeout (200 ms by default) is far below a Lambda call:
-  // half way to it, ask once for the route's timeout plus a margin. Half, not
-  // just before: under load a late timer or a queued write must still land in time.
-  function scheduleTimeoutOverride(routeTimeout: number): NodeJS.Timeout | undefined {
+  // by half way to it, ask once for the route's timeout plus a margin. Half, not
+  // just before: under load a late timer or a queued write must still land in
+  // time. On the shared tick, so due one tick before half way, fired by it.
+  function scheduleTimeoutOverride(routeTimeout: number): Deadline | undefined {
     const limit = options.envoyMessageTimeout;
     if (routeTimeout < limit) return undefined;
-    return setTimeout(() => {
+    return deadlines.add(Math.max(1, Math.floor(limit / 2) - TICK_MS), () => {
       if (phase === 'invoking' || phase === 'body') send(overrideTimeout(routeTimeout + 1000));
-    }, Math.max(1, Math.floor(limit / 2)));
+    });
   }
 
   function answer(response: HttpResponse, routeName: string, functionName: string, error?: LambdaExtprocError, lambdaRequestId?: string, skippedBody?: boolean): void {
@@ -391,7 +393,7 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
   return {
     message(message) {
       if (silence !== undefined) {
-        silence();
+        silence.cancel();
         silence = undefined;
       }
       events.message?.('in', message.request ?? 'none');
@@ -404,7 +406,7 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
       // Queued behind the messages already received, so they are handled first.
       halfClosed = true;
       if (silence !== undefined) {
-        silence();
+        silence.cancel();
         silence = undefined;
       }
       queue = queue.then(() => {
