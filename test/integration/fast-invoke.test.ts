@@ -17,6 +17,7 @@ import { createFastInvoke, type FastInvoke } from '../../src/lambda/fast-invoke'
 import type { SigningCredentials } from '../../src/lambda/sigv4';
 import { startFakeLambda, type FakeLambda } from '../fakes/lambda';
 import { startFakeServer } from '../fakes/http';
+import { failureOf } from '../support/failure-of';
 
 const KEY = { accessKeyId: 'AKIDFAST', secretAccessKey: 'fast-secret' };
 const fixed: SigningCredentials = Object.assign(async () => KEY, { fresh: () => KEY });
@@ -30,16 +31,6 @@ async function until(what: () => boolean, limitMs = 10_000): Promise<void> {
     if (performance.now() - started > limitMs) throw new Error(`still waiting after ${limitMs} ms`);
     await sleep(5);
   }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<LambdaExtprocError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof LambdaExtprocError) return error;
-    throw error;
-  }
-  throw new Error('the invocation did not fail');
 }
 
 interface Setup {

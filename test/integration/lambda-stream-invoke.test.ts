@@ -4,12 +4,12 @@
 import t, { type Test } from 'tap';
 import { Pool } from 'undici';
 import { createCancellation } from '../../src/cancellation';
-import { LambdaExtprocError } from '../../src/errors';
 import { headerValue } from '../../src/http';
 import { functionFailureOf } from '../../src/lambda/event-stream';
 import type { InvokeTarget } from '../../src/lambda/invoke';
 import { createStreamInvoke, type StreamInvoke } from '../../src/lambda/stream-invoke';
 import { startFakeStreamingLambda, type FakeStreamingLambda, type StreamingFunction } from '../fakes/lambda-stream';
+import { failureOf } from '../support/failure-of';
 
 const SECRETS = { AKIDSTREAM: 'stream-secret' };
 
@@ -25,16 +25,6 @@ async function setup(t: Test, functions: Record<string, StreamingFunction>, targ
     { functionName: 'fn', qualifier: undefined, invocationType: 'RequestResponse', logType: 'None', timeout: 10_000, ...target },
   );
   return { fake, invoke };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<LambdaExtprocError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof LambdaExtprocError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
 }
 
 async function drain(chunks: AsyncIterable<Buffer>): Promise<string[]> {
