@@ -6,6 +6,10 @@
 // none of it. Here grpc-js hands the call's messages straight to the stream
 // logic, and answers go straight to grpc-js's sendMessage and sendStatus.
 import { Metadata, ServerInterceptingCall, status as GrpcStatus, type ServerInterceptingCallInterface, type ServerInterceptor } from '@grpc/grpc-js';
+
+/** What grpc-js's call layer reports to (its InterceptingServerListener). */
+type CallLayerListener = Parameters<ServerInterceptingCallInterface['start']>[0];
+type Open = (call: ProcessCall) => CallListener | undefined;
 import type { OutgoingResponse, ProcessingRequest } from './messages';
 
 export const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
@@ -36,6 +40,8 @@ export interface ProcessCall {
   fail(code: GrpcStatus, details: string): void;
 }
 
+const NO_METADATA = new Metadata();
+
 // What the Duplex wrapper buffered (objectMode highWaterMark) before write() said wait.
 const WRITE_BUFFER = 16;
 
@@ -44,9 +50,13 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-class GrpcProcessCall implements ProcessCall {
+// One object per call: the stream logic's ProcessCall, and the listener grpc-js's call layer reports to.
+class GrpcProcessCall implements ProcessCall, CallLayerListener {
+  // Replaced by the call's own as it starts; never written to.
+  metadata = NO_METADATA;
   closed = false;
   ended = false;
+  private listener: CallListener | undefined;
   private unwritten = 0;
   private waiters: Waiter[] | undefined;
   // One callback for every write: grpc-js calls it once the message is handed to HTTP/2.
@@ -57,8 +67,30 @@ class GrpcProcessCall implements ProcessCall {
 
   constructor(
     private readonly call: ServerInterceptingCallInterface,
-    readonly metadata: Metadata,
+    private readonly open: Open,
   ) {}
+
+  onReceiveMetadata(metadata: Metadata): void {
+    this.metadata = metadata;
+    this.listener = this.open(this);
+    if (this.listener !== undefined) this.call.startRead();
+  }
+
+  onReceiveMessage(message: ProcessingRequest): void {
+    this.listener?.message(message);
+    // One message at a time, as the Duplex read them; the stream logic queues its own work.
+    if (!this.closed) this.call.startRead();
+  }
+
+  onReceiveHalfClose(): void {
+    this.listener?.halfClose();
+  }
+
+  onCancel(): void {
+    if (this.closed) return;
+    this.onClosed();
+    this.listener?.closed();
+  }
 
   write(message: OutgoingResponse): boolean {
     if (this.closed || this.ended) return false;
@@ -108,38 +140,63 @@ export function closedByEnvoy(): Error {
 }
 
 /**
+ * What the interceptor gives grpc-js for a Process call: grpc-js's own call,
+ * started with the GrpcProcessCall as its listener instead of the handler's
+ * (so no Duplex is made); everything else is the call's. grpc-js uses only
+ * this interface of what an interceptor returns (its handler runners call
+ * start(), and sendStatus() on a failure).
+ */
+class TakenCall implements ServerInterceptingCallInterface {
+  constructor(
+    private readonly call: ServerInterceptingCallInterface,
+    private readonly listener: GrpcProcessCall,
+  ) {}
+
+  start(): void {
+    this.call.start(this.listener);
+  }
+  sendMetadata(metadata: Metadata): void {
+    this.call.sendMetadata(metadata);
+  }
+  sendMessage(message: unknown, callback: () => void): void {
+    this.call.sendMessage(message, callback);
+  }
+  sendStatus(status: Parameters<ServerInterceptingCallInterface['sendStatus']>[0]): void {
+    this.call.sendStatus(status);
+  }
+  startRead(): void {
+    this.call.startRead();
+  }
+  getPeer(): string {
+    return this.call.getPeer();
+  }
+  getDeadline(): ReturnType<ServerInterceptingCallInterface['getDeadline']> {
+    return this.call.getDeadline();
+  }
+  getHost(): string {
+    return this.call.getHost();
+  }
+  getAuthContext(): ReturnType<ServerInterceptingCallInterface['getAuthContext']> {
+    return this.call.getAuthContext();
+  }
+  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface['getConnectionInfo']> {
+    return this.call.getConnectionInfo();
+  }
+  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface['getMetricsRecorder']> {
+    return this.call.getMetricsRecorder();
+  }
+}
+
+/**
  * A server interceptor that takes every Process call before grpc-js makes its
  * stream wrapper: `open` gets the call and returns its listener (or fails the
  * call itself). Calls of other methods pass through untouched. The Process
  * handler registered with addService is never reached for them.
  */
-export function processCallInterceptor(open: (call: ProcessCall) => CallListener | undefined): ServerInterceptor {
+export function processCallInterceptor(open: Open): ServerInterceptor {
   return (method, call) => {
     if (method.path !== PROCESS_PATH) return new ServerInterceptingCall(call);
-    let processCall: GrpcProcessCall | undefined;
-    let listener: CallListener | undefined;
-    return new ServerInterceptingCall(call, {
-      start: (next) =>
-        next({
-          onReceiveMetadata(metadata) {
-            processCall = new GrpcProcessCall(call, metadata);
-            listener = open(processCall);
-            if (listener !== undefined) call.startRead();
-          },
-          onReceiveMessage(message: ProcessingRequest) {
-            listener?.message(message);
-            // One message at a time, as the Duplex read them; the stream logic queues its own work.
-            if (processCall !== undefined && !processCall.closed) call.startRead();
-          },
-          onReceiveHalfClose() {
-            listener?.halfClose();
-          },
-          onCancel() {
-            if (processCall === undefined || processCall.closed) return;
-            processCall.onClosed();
-            listener?.closed();
-          },
-        }),
-    });
+    // Typed as grpc-js's class; grpc-js needs only its interface (see TakenCall).
+    return new TakenCall(call, new GrpcProcessCall(call, open)) as unknown as ServerInterceptingCall;
   };
 }
