@@ -10,6 +10,7 @@ import { Pool } from 'undici';
 import { createCancellation } from '../../src/cancellation';
 import { createStreamInvoke } from '../../src/lambda/stream-invoke';
 import { startFakeStreamingLambda, type StreamWriter } from '../fakes/lambda-stream';
+import { STREAMING_FUNCTION } from '../fakes/lambda-stream-child';
 
 const MiB = 1024 * 1024;
 // A collected baseline: growth measured from a cold, uncollected heap is mostly garbage's timing.
@@ -41,36 +42,9 @@ async function start(t: Test, total: number, onWriter: (writer: StreamWriter) =>
   return invoke(Buffer.from('{}'), createCancellation());
 }
 
-// The function runs in a child process, so RSS here is the consuming side's alone:
-// a plain HTTP server writing the same event-stream frames with the SDK's codec.
-const CHILD = `
-const http = require('node:http');
-const { EventStreamCodec } = require('@smithy/core/event-streams');
-const codec = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) => Buffer.from(s, 'utf8'));
-const str = (value) => ({ type: 'string', value });
-const frame = (type, body) => Buffer.from(codec.encode({ headers: { ':event-type': str(type), ':content-type': str('application/octet-stream'), ':message-type': str('event') }, body }));
-const chunk = frame('PayloadChunk', Buffer.alloc(64 * 1024, 0x62));
-const total = Number(process.argv[1]);
-const server = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    let sent = 0;
-    const pump = () => {
-      while (sent < total) {
-        sent += 64 * 1024;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-      res.end(frame('InvokeComplete', Buffer.from('{}')));
-    };
-    pump();
-  });
-});
-server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
-`;
-
+// The function runs in a child process, so RSS here is the consuming side's alone.
 async function childStream(t: Test, total: number) {
-  const child = spawn(process.execPath, ['-e', CHILD, String(total)], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', STREAMING_FUNCTION, String(total)], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void child.kill());
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim()))));
   const pool = new Pool(`http://127.0.0.1:${port}`);

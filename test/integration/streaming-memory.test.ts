@@ -12,6 +12,7 @@ import t, { type Test } from 'tap';
 import { createEnvoyStreamClient } from '../envoy-stream-client';
 import { startFakeStreamingLambda } from '../fakes/lambda-stream';
 import { fakeRoute, KEY_ID, SECRET, startHarness, type Harness } from '../support/harness';
+import { STREAMING_FUNCTION } from '../fakes/lambda-stream-child';
 
 const MiB = 1024 * 1024;
 
@@ -19,37 +20,6 @@ const MiB = 1024 * 1024;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const ROOT = join(__dirname, '..', '..');
-
-// The function: an HTTP server answering every request with `total` bytes of
-// PayloadChunk events (64 KiB each) then InvokeComplete, at the pace its
-// socket drains. SigV4 is the fakes' business elsewhere; here only bytes matter.
-const FUNCTION = `
-const http = require('node:http');
-const { EventStreamCodec } = require('@smithy/core/event-streams');
-const codec = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) => Buffer.from(s, 'utf8'));
-const str = (value) => ({ type: 'string', value });
-const frame = (type, body) => Buffer.from(codec.encode({ headers: { ':event-type': str(type), ':content-type': str('application/octet-stream'), ':message-type': str('event') }, body }));
-const chunk = frame('PayloadChunk', Buffer.alloc(64 * 1024, 0x62));
-const server = http.createServer((req, res) => {
-  const body = [];
-  req.on('data', (d) => body.push(d));
-  req.on('end', () => {
-    // The size asked for is the only long number in the payload.
-    const total = Number(/(\\d{4,})/.exec(Buffer.concat(body).toString())?.[1] ?? 0);
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-amzn-requestid': 'r' });
-    let sent = 0;
-    const pump = () => {
-      while (sent < total) {
-        sent += 64 * 1024;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-      res.end(frame('InvokeComplete', Buffer.from('{}')));
-    };
-    pump();
-  });
-});
-server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
-`;
 
 // Envoy in FULL_DUPLEX_STREAMED, reading slowly (a pause of pauseMs after each
 // body message) or as fast as it can; prints {bytes, messages, ms} as JSON.
@@ -119,7 +89,7 @@ async function stream(t: Test, h: Harness, total: number, pauseMs: number): Prom
 }
 
 t.test('64 MiB to a slow reader: the sidecar RSS stays bounded', async (t) => {
-  const fn = spawnNode(t, FUNCTION, []);
+  const fn = spawnNode(t, STREAMING_FUNCTION, []);
   const h = await sidecar(t, Number(await fn.firstLine));
   gc();
   const cold = process.memoryUsage().rss;
@@ -146,7 +116,7 @@ t.test('64 MiB to a slow reader: the sidecar RSS stays bounded', async (t) => {
 });
 
 t.test('throughput of one stream read as fast as it can be', async (t) => {
-  const fn = spawnNode(t, FUNCTION, []);
+  const fn = spawnNode(t, STREAMING_FUNCTION, []);
   const h = await sidecar(t, Number(await fn.firstLine));
   await stream(t, h, 8 * MiB, 0);
   const run = await stream(t, h, 128 * MiB, 0);
