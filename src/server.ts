@@ -1,9 +1,8 @@
 // The gRPC server: ext_proc and grpc.health.v1 on one port.
-import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
-import { processCallInterceptor } from './extproc/call';
+import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { takeProcessCalls, type Open } from './extproc/call';
 import { handleProcessStream, type StreamOptions } from './extproc/stream';
-import type { OutgoingResponse, ProcessingRequest } from './extproc/messages';
-import { loadSchemas } from './extproc/proto';
+import { loadSchemas, processCodec } from './extproc/proto';
 import { hasResetLimitInternals, planResetLimits, RAISED_RESET_LIMITS, raiseResetLimits, type RaiseResetLimitsMode, type ResetLimitsPlan } from './extproc/reset-limits';
 import { limitPreface, limitTlsHandshake } from './connection-guard';
 import type { HealthState, ServingStatus } from './observability/health';
@@ -50,25 +49,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_concurrent_streams': options.maxConcurrentStreams,
     // Streams in flight keep a connection busy however long Lambda takes; only stream-less time counts.
     'grpc.max_connection_idle_ms': options.connectionIdleTimeout,
-    // Process calls go to the stream logic from grpc-js's call layer, without its Duplex wrapper (extproc/call.ts).
-    interceptors: [
-      processCallInterceptor((call) => {
-        if (options.health.status() === 'SERVING') return handleProcessStream(call, options.stream);
-        call.fail(GrpcStatus.UNAVAILABLE, 'lambda-extproc is shutting down');
-        return undefined;
-      }),
-    ],
   });
   // Envoy resets the stream after each answer: lift nghttp2's reset limit where that is safe (reset-limits.ts).
   const resetLimits = planResetLimits({ mode: options.raiseResetLimits, listen: options.listen, nodeVersion: process.version, grpcInternals: hasResetLimitInternals(server) });
   if (resetLimits.raise) raiseResetLimits(server, RAISED_RESET_LIMITS);
   if (options.credentials?._isSecure() === true) limitTlsHandshake(server, options.handshakeTimeout);
-  server.addService(schemas.extProc, {
-    // Routes the method; its calls are taken by the interceptor above before they reach a handler.
-    Process: (call: ServerDuplexStream<ProcessingRequest, OutgoingResponse>) => {
-      call.emit('error', { code: GrpcStatus.INTERNAL, details: 'Process call not taken by its interceptor' });
-    },
-  });
   // Open Watch streams, ended once they have seen NOT_SERVING so a drain is not held up by them.
   const watchers = new Set<ServerWritableStream<{ service?: string }, unknown>>();
   server.addService(schemas.health, {
@@ -97,6 +82,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.listen, options.credentials ?? ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
   });
+  // Process streams are served on their HTTP/2 streams (extproc/call.ts); grpc-js serves health.
+  const open: Open = (call) => {
+    if (options.health.status() === 'SERVING') return handleProcessStream(call, options.stream);
+    call.fail(GrpcStatus.UNAVAILABLE, 'lambda-extproc is shutting down');
+    return undefined;
+  };
+  try {
+    takeProcessCalls(server, open, { maxMessageBytes: options.maxMessageBytes, codec: processCodec() });
+  } catch (error) {
+    server.forceShutdown();
+    throw error;
+  }
   const handshakeGuarded = limitPreface(server, options.handshakeTimeout, options.onHandshakeTimeout ?? (() => undefined));
   options.health.set('SERVING');
   return {

@@ -1,15 +1,13 @@
-// One Process call on grpc-js's call layer (its server-interceptor API), below
-// the ServerDuplexStream that grpc-js otherwise wraps around every call. That
-// wrapper is a Node Duplex stream in object mode: per call it built a
-// Readable and a Writable, and every message in or out went through their
-// buffers, events and next-tick callbacks; Envoy's few messages per stream need
-// none of it. Here grpc-js hands the call's messages straight to the stream
-// logic, and answers go straight to grpc-js's sendMessage and sendStatus.
-import { Metadata, ServerInterceptingCall, status as GrpcStatus, type ServerInterceptingCallInterface, type ServerInterceptor } from '@grpc/grpc-js';
-
-/** What grpc-js's call layer reports to (its InterceptingServerListener). */
-type CallLayerListener = Parameters<ServerInterceptingCallInterface['start']>[0];
-type Open = (call: ProcessCall) => CallListener | undefined;
+// One Process call, served straight on its HTTP/2 stream. grpc-js serves
+// every other method (health) on the same port; Process streams are taken
+// from its HTTP/2 servers before grpc-js builds its per-call layers (its
+// Metadata, interceptor chain, promise per message, pause and resume of the
+// stream around every message, trace strings): Envoy sends a few small
+// messages per stream and needs none of that. What grpc-js's layer did for
+// the call is done here: gRPC framing, max_message_bytes both ways,
+// grpc-timeout, trailers-only errors, statuses with grpc-js's codes and texts.
+import { constants as http2, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { status as GrpcStatus, type Server } from '@grpc/grpc-js';
 import type { OutgoingResponse, ProcessingRequest } from './messages';
 
 export const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
@@ -25,7 +23,8 @@ export interface CallListener {
 
 /** The stream logic's side of a Process call. */
 export interface ProcessCall {
-  readonly metadata: Metadata;
+  /** The first value of a request header (gRPC metadata), as a gRPC library reads it. */
+  metadataValue(key: string): string | undefined;
   /** Envoy reset the call, or its status went out: nothing more can be sent. */
   readonly closed: boolean;
   /** A status (OK or an error) has been sent or is on its way. */
@@ -40,62 +39,105 @@ export interface ProcessCall {
   fail(code: GrpcStatus, details: string): void;
 }
 
-const NO_METADATA = new Metadata();
+/** Opens a call: returns its listener, or fails the call itself and returns undefined. */
+export type Open = (call: ProcessCall) => CallListener | undefined;
 
-// What the Duplex wrapper buffered (objectMode highWaterMark) before write() said wait.
+export interface ProcessCodec {
+  deserialize(bytes: Buffer): ProcessingRequest;
+  serialize(message: OutgoingResponse): Buffer;
+}
+
+export interface ProcessCallOptions {
+  /** max_message_bytes: the largest message read or sent. */
+  readonly maxMessageBytes: number;
+  readonly codec: ProcessCodec;
+}
+
+// Answers buffered before write() says wait (what grpc-js's object-mode Duplex allowed).
 const WRITE_BUFFER = 16;
+const PREFIX_BYTES = 5;
+
+// The headers grpc-js answered with; only uncompressed messages are read, so only identity is offered.
+const RESPONSE_HEADERS = {
+  [http2.HTTP2_HEADER_STATUS]: 200,
+  [http2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto',
+  'grpc-accept-encoding': 'identity',
+  'grpc-encoding': 'identity',
+};
+const RESPONSE_OPTIONS = { waitForTrailers: true };
+const TRAILERS_ONLY_OPTIONS = { endStream: true };
+
+// grpc-timeout: up to 8 digits and a unit (the gRPC HTTP/2 protocol; grpc-js's pattern).
+const TIMEOUT_PATTERN = /^(\d{1,8})\s*([HMSmun])$/;
+const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
 interface Waiter {
   resolve(): void;
   reject(error: Error): void;
 }
 
-// One object per call: the stream logic's ProcessCall, and the listener grpc-js's call layer reports to.
-class GrpcProcessCall implements ProcessCall, CallLayerListener {
-  // Replaced by the call's own as it starts; never written to.
-  metadata = NO_METADATA;
+class Http2ProcessCall implements ProcessCall {
   closed = false;
   ended = false;
   private listener: CallListener | undefined;
+  private headersSent = false;
+  // Bytes of a message not yet whole (a message may span DATA frames, a frame hold several).
+  private partial: Buffer | undefined;
   private unwritten = 0;
   private waiters: Waiter[] | undefined;
-  // One callback for every write: grpc-js calls it once the message is handed to HTTP/2.
+  private deadline: NodeJS.Timeout | undefined;
+  // One callback for every write: called once the frame is handed to HTTP/2.
   private readonly written = (): void => {
     this.unwritten--;
     if (this.unwritten === 0 && this.waiters !== undefined) this.release();
   };
 
   constructor(
-    private readonly call: ServerInterceptingCallInterface,
-    private readonly open: Open,
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly options: ProcessCallOptions,
   ) {}
 
-  onReceiveMetadata(metadata: Metadata): void {
-    this.metadata = metadata;
-    this.listener = this.open(this);
-    if (this.listener !== undefined) this.call.startRead();
+  start(open: Open): void {
+    const stream = this.stream;
+    stream.on('error', ignore);
+    stream.on('close', () => this.onClose());
+    // Read to the end even after the status, so a client still sending is not held by flow control.
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => {
+      if (!this.ended) this.listener?.halfClose();
+    });
+    const timeout = this.headers['grpc-timeout'];
+    if (timeout !== undefined && !this.startDeadline(timeout)) return;
+    this.listener = open(this);
   }
 
-  onReceiveMessage(message: ProcessingRequest): void {
-    this.listener?.message(message);
-    // One message at a time, as the Duplex read them; the stream logic queues its own work.
-    if (!this.closed) this.call.startRead();
-  }
-
-  onReceiveHalfClose(): void {
-    this.listener?.halfClose();
-  }
-
-  onCancel(): void {
-    if (this.closed) return;
-    this.onClosed();
-    this.listener?.closed();
+  metadataValue(key: string): string | undefined {
+    const value = this.headers[key];
+    // As grpc-js's Metadata: repeated values arrive joined by ', ' (node:http2), the first is taken.
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first === undefined) return undefined;
+    const comma = first.indexOf(',');
+    return (comma === -1 ? first : first.slice(0, comma)).trim();
   }
 
   write(message: OutgoingResponse): boolean {
-    if (this.closed || this.ended) return false;
+    if (this.closed || this.ended || this.stream.destroyed) return false;
+    const bytes = this.options.codec.serialize(message);
+    if (bytes.length > this.options.maxMessageBytes) {
+      this.fail(GrpcStatus.RESOURCE_EXHAUSTED, `Sent message larger than max (${bytes.length} vs. ${this.options.maxMessageBytes})`);
+      return false;
+    }
+    const frame = Buffer.allocUnsafe(PREFIX_BYTES + bytes.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(bytes.length, 1);
+    frame.set(bytes, PREFIX_BYTES);
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond(RESPONSE_HEADERS, RESPONSE_OPTIONS);
+    }
     this.unwritten++;
-    this.call.sendMessage(message, this.written);
+    this.stream.write(frame, this.written);
     return this.unwritten < WRITE_BUFFER;
   }
 
@@ -113,15 +155,71 @@ class GrpcProcessCall implements ProcessCall, CallLayerListener {
     this.sendStatus(code, details);
   }
 
-  onClosed(): void {
-    this.closed = true;
-    if (this.waiters !== undefined) this.release();
-  }
-
   private sendStatus(code: GrpcStatus, details: string): void {
     if (this.closed || this.ended) return;
     this.ended = true;
-    this.call.sendStatus({ code, details, metadata: null });
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return this.onClose();
+    const trailers = { 'grpc-status': String(code), 'grpc-message': encodeURI(details) };
+    if (this.headersSent) {
+      stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+      stream.end();
+    } else {
+      // Nothing sent yet: the status goes in the one HEADERS frame, which ends the stream.
+      this.headersSent = true;
+      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, TRAILERS_ONLY_OPTIONS);
+    }
+    // As with grpc-js: the call is over once its status is out; later messages are read and dropped.
+    process.nextTick(() => this.onClose());
+  }
+
+  private onData(chunk: Buffer): void {
+    const listener = this.listener;
+    if (this.ended || this.closed || listener === undefined) return;
+    let data = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
+    this.partial = undefined;
+    while (data.length >= PREFIX_BYTES) {
+      const length = data.readUInt32BE(1);
+      if (length > this.options.maxMessageBytes) return this.fail(GrpcStatus.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.options.maxMessageBytes})`);
+      if (data.length < PREFIX_BYTES + length) break;
+      if (data[0] !== 0) return this.rejectCompressed();
+      let message: ProcessingRequest;
+      try {
+        message = this.options.codec.deserialize(data.subarray(PREFIX_BYTES, PREFIX_BYTES + length));
+      } catch (error) {
+        return this.fail(GrpcStatus.INTERNAL, `could not decode a ProcessingRequest: ${(error as Error).message}`);
+      }
+      data = data.subarray(PREFIX_BYTES + length);
+      listener.message(message);
+      if (this.ended || this.closed) return;
+    }
+    if (data.length > 0) this.partial = data;
+  }
+
+  private rejectCompressed(): void {
+    const encoding = this.headers['grpc-encoding'];
+    if (encoding === undefined || encoding === 'identity') return this.fail(GrpcStatus.INTERNAL, 'a message has the compressed flag set without a grpc-encoding');
+    this.fail(GrpcStatus.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${String(encoding)}": lambda-extproc reads uncompressed messages only`);
+  }
+
+  /** Starts the grpc-timeout deadline; false (the call failed) when the header is not one. */
+  private startDeadline(header: string | string[]): boolean {
+    const match = TIMEOUT_PATTERN.exec(String(header));
+    if (match === null) {
+      this.fail(GrpcStatus.INTERNAL, `Invalid grpc-timeout value "${String(header)}"`);
+      return false;
+    }
+    const ms = Number(match[1]) * (TIMEOUT_UNIT_MS[match[2] as string] as number);
+    this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), Math.ceil(ms));
+    return true;
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    if (this.waiters !== undefined) this.release();
+    this.listener?.closed();
   }
 
   private release(): void {
@@ -134,69 +232,51 @@ class GrpcProcessCall implements ProcessCall, CallLayerListener {
   }
 }
 
+function ignore(): void {
+  // An error on a stream is followed by its close, which ends the call.
+}
+
 /** Why a write can no longer go out. */
 export function closedByEnvoy(): Error {
   return new Error('invocation cancelled: Envoy closed the stream');
 }
 
-/**
- * What the interceptor gives grpc-js for a Process call: grpc-js's own call,
- * started with the GrpcProcessCall as its listener instead of the handler's
- * (so no Duplex is made); everything else is the call's. grpc-js uses only
- * this interface of what an interceptor returns (its handler runners call
- * start(), and sendStatus() on a failure).
- */
-class TakenCall implements ServerInterceptingCallInterface {
-  constructor(
-    private readonly call: ServerInterceptingCallInterface,
-    private readonly listener: GrpcProcessCall,
-  ) {}
+/** grpc-js's internals used here; test/unit/extproc-call.test.ts holds them against the installed grpc-js. */
+interface GrpcServerInternals {
+  http2Servers?: Map<Http2Server, unknown>;
+  onStreamOpened?: (stream: ServerHttp2Stream) => void;
+}
 
-  start(): void {
-    this.call.start(this.listener);
-  }
-  sendMetadata(metadata: Metadata): void {
-    this.call.sendMetadata(metadata);
-  }
-  sendMessage(message: unknown, callback: () => void): void {
-    this.call.sendMessage(message, callback);
-  }
-  sendStatus(status: Parameters<ServerInterceptingCallInterface['sendStatus']>[0]): void {
-    this.call.sendStatus(status);
-  }
-  startRead(): void {
-    this.call.startRead();
-  }
-  getPeer(): string {
-    return this.call.getPeer();
-  }
-  getDeadline(): ReturnType<ServerInterceptingCallInterface['getDeadline']> {
-    return this.call.getDeadline();
-  }
-  getHost(): string {
-    return this.call.getHost();
-  }
-  getAuthContext(): ReturnType<ServerInterceptingCallInterface['getAuthContext']> {
-    return this.call.getAuthContext();
-  }
-  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface['getConnectionInfo']> {
-    return this.call.getConnectionInfo();
-  }
-  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface['getMetricsRecorder']> {
-    return this.call.getMetricsRecorder();
-  }
+type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
+
+/** Whether grpc-js still has what takeProcessCalls needs (after bindAsync). */
+export function canTakeProcessCalls(server: Server): boolean {
+  const internals = server as unknown as GrpcServerInternals;
+  return internals.http2Servers instanceof Map && internals.http2Servers.size > 0 && typeof internals.onStreamOpened === 'function';
 }
 
 /**
- * A server interceptor that takes every Process call before grpc-js makes its
- * stream wrapper: `open` gets the call and returns its listener (or fails the
- * call itself). Calls of other methods pass through untouched. The Process
- * handler registered with addService is never reached for them.
+ * After bindAsync: Process streams with a gRPC content type are served here,
+ * every other stream goes to grpc-js's own handler (a wrong content type gets
+ * its 415). grpc-js still counts the stream for max_connection_idle_ms.
+ * Throws when grpc-js no longer has the internals this needs.
  */
-export function processCallInterceptor(open: Open): ServerInterceptor {
-  return (method, call) => {
-    if (method.path !== PROCESS_PATH) return new ServerInterceptingCall(call);
-    // Typed as grpc-js's class; grpc-js needs only its interface (see TakenCall).
-    return new TakenCall(call, new GrpcProcessCall(call, open)) as unknown as ServerInterceptingCall;
-  };
+export function takeProcessCalls(server: Server, open: Open, options: ProcessCallOptions): void {
+  if (!canTakeProcessCalls(server)) {
+    throw new Error('this grpc-js does not expose its http2 servers: Process calls cannot be served (lambda-extproc is built for @grpc/grpc-js 1.14)');
+  }
+  const internals = server as unknown as Required<GrpcServerInternals>;
+  for (const http2Server of internals.http2Servers.keys()) {
+    const grpcHandlers = http2Server.listeners('stream') as StreamListener[];
+    http2Server.removeAllListeners('stream');
+    http2Server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      const contentType = headers[http2.HTTP2_HEADER_CONTENT_TYPE];
+      if (headers[http2.HTTP2_HEADER_PATH] === PROCESS_PATH && typeof contentType === 'string' && contentType.startsWith('application/grpc')) {
+        internals.onStreamOpened.call(server, stream);
+        new Http2ProcessCall(stream, headers, options).start(open);
+        return;
+      }
+      for (const handler of grpcHandlers) handler.call(http2Server, stream, headers, flags, rawHeaders);
+    });
+  }
 }

@@ -2,6 +2,8 @@
 import { join } from 'node:path';
 import { loadPackageDefinition, type GrpcObject, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
+import type { ProcessCodec } from './call';
+import type { OutgoingResponse, ProcessingRequest } from './messages';
 
 export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
 
@@ -38,6 +40,12 @@ export function passEncodedResponses(service: ServiceDefinition): ServiceDefinit
   const method = service.Process as MethodDefinition<unknown, unknown>;
   const serialize = method.responseSerialize;
   return { ...service, Process: { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) } };
+}
+
+/** Process's request decoder and answer encoder (proto-loader's, encoded answers passed through). */
+export function processCodec(): ProcessCodec {
+  const method = loadSchemas().extProc.Process as MethodDefinition<ProcessingRequest, OutgoingResponse>;
+  return { deserialize: method.requestDeserialize, serialize: method.responseSerialize };
 }
 
 function serviceOf(root: GrpcObject, path: string[]): ServiceDefinition {

@@ -109,8 +109,7 @@ export function handleProcessStream(call: ProcessCall, options: StreamOptions): 
   const events = options.events;
   // Made when an invocation starts: most streams are answered and reset without one.
   let cancellation: CancellationSource | undefined;
-  const metadataValue = call.metadata.get(ROUTE_METADATA)[0];
-  const metadataRoute = metadataValue === undefined ? undefined : String(metadataValue);
+  const metadataRoute = call.metadataValue(ROUTE_METADATA);
   let phase: Phase = 'start';
   let bodyMode: number | undefined;
   let head: RequestHead | undefined;

@@ -11,9 +11,9 @@ import { Pool } from 'undici';
 import { createCancellation } from '../../src/cancellation';
 import { toErrorResponse } from '../../src/error-response';
 import { toLambdaExtprocError } from '../../src/errors';
-import { processCallInterceptor } from '../../src/extproc/call';
+import { takeProcessCalls, type ProcessCall } from '../../src/extproc/call';
 import type { ProcessingRequest } from '../../src/extproc/messages';
-import { loadSchemas } from '../../src/extproc/proto';
+import { processCodec } from '../../src/extproc/proto';
 import { immediateResponse } from '../../src/extproc/responses';
 import { writeStreamedResponse, type StreamedOutcome } from '../../src/extproc/streamed-response';
 import type { OutputOptions } from '../../src/lambda/output';
@@ -36,7 +36,7 @@ async function rig(t: Test, functions: Record<string, StreamingFunction>, output
   const pool = new Pool(fake.url);
   const outcomes: StreamedOutcome[] = [];
   // The server's own way to take Process calls (src/extproc/call.ts), without the stream loop.
-  const interceptor = processCallInterceptor((call) => {
+  const open = (call: ProcessCall) => {
     const body: Buffer[] = [];
     const cancellation = createCancellation();
     let invoked = false;
@@ -49,7 +49,7 @@ async function rig(t: Test, functions: Record<string, StreamingFunction>, output
         const complete = message.request_headers?.end_of_stream === true || message.request_body?.end_of_stream === true;
         if (!complete || invoked) return;
         invoked = true;
-        const functionName = String(call.metadata.get('x-function')[0] ?? 'fn');
+        const functionName = call.metadataValue('x-function') ?? 'fn';
         const invoke = createStreamInvoke(
           { endpoint: fake.url, region: 'eu-west-1', credentials: async () => ({ accessKeyId: 'AKIDE2E', secretAccessKey: 'e2e-secret' }), dispatcher: pool },
           { functionName, qualifier: undefined, invocationType: 'RequestResponse', logType: 'None', timeout: 60_000 },
@@ -70,10 +70,10 @@ async function rig(t: Test, functions: Record<string, StreamingFunction>, output
         })();
       },
     };
-  });
-  const server = new Server({ interceptors: [interceptor] });
-  server.addService(loadSchemas().extProc, { Process: () => undefined });
+  };
+  const server = new Server();
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  takeProcessCalls(server, open, { maxMessageBytes: 4 * MiB, codec: processCodec() });
   const client = createEnvoyStreamClient(`127.0.0.1:${port}`);
   t.teardown(async () => {
     client.close();
