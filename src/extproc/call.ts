@@ -81,8 +81,11 @@ class Http2ProcessCall implements ProcessCall {
   ended = false;
   private listener: CallListener | undefined;
   private headersSent = false;
-  // Bytes of a message not yet whole (a message may span DATA frames, a frame hold several).
-  private partial: Buffer | undefined;
+  // The start of a message not yet whole (a message may span DATA frames, a frame hold several).
+  private partial: Buffer[] | undefined;
+  private partialBytes = 0;
+  // Bytes the partial message needs: its prefix, or prefix and content once the prefix is in.
+  private partialNeeded = 0;
   private unwritten = 0;
   private waiters: Waiter[] | undefined;
   private deadline: NodeJS.Timeout | undefined;
@@ -176,8 +179,15 @@ class Http2ProcessCall implements ProcessCall {
   private onData(chunk: Buffer): void {
     const listener = this.listener;
     if (this.ended || this.closed || listener === undefined) return;
-    let data = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
-    this.partial = undefined;
+    let data = chunk;
+    if (this.partial !== undefined) {
+      // Kept as a list until the message is whole: one copy per message, however many frames it spans.
+      this.partial.push(chunk);
+      this.partialBytes += chunk.length;
+      if (this.partialBytes < this.partialNeeded) return;
+      data = Buffer.concat(this.partial, this.partialBytes);
+      this.partial = undefined;
+    }
     while (data.length >= PREFIX_BYTES) {
       const length = data.readUInt32BE(1);
       if (length > this.options.maxMessageBytes) return this.fail(GrpcStatus.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.options.maxMessageBytes})`);
@@ -193,7 +203,10 @@ class Http2ProcessCall implements ProcessCall {
       listener.message(message);
       if (this.ended || this.closed) return;
     }
-    if (data.length > 0) this.partial = data;
+    if (data.length === 0) return;
+    this.partial = [data];
+    this.partialBytes = data.length;
+    this.partialNeeded = data.length < PREFIX_BYTES ? PREFIX_BYTES : PREFIX_BYTES + data.readUInt32BE(1);
   }
 
   private rejectCompressed(): void {
