@@ -125,7 +125,7 @@ class Http2ProcessCall implements ProcessCall {
   }
 
   write(message: OutgoingResponse): boolean {
-    if (this.closed || this.ended || this.stream.destroyed) return false;
+    if (this.closed || this.ended || this.stream.destroyed || this.stream.closed) return false;
     const bytes = this.options.codec.serialize(message);
     if (bytes.length > this.options.maxMessageBytes) {
       this.fail(GrpcStatus.RESOURCE_EXHAUSTED, `Sent message larger than max (${bytes.length} vs. ${this.options.maxMessageBytes})`);
@@ -200,7 +200,12 @@ class Http2ProcessCall implements ProcessCall {
         return this.fail(GrpcStatus.INTERNAL, `could not decode a ProcessingRequest: ${(error as Error).message}`);
       }
       data = data.subarray(PREFIX_BYTES + length);
-      listener.message(message);
+      try {
+        listener.message(message);
+      } catch (error) {
+        // Thrown inside the stream's 'data' event it would end the process: it ends this call instead.
+        return this.fail(GrpcStatus.INTERNAL, `internal error: ${(error as Error).message}`);
+      }
       if (this.ended || this.closed) return;
     }
     if (data.length === 0) return;

@@ -5,6 +5,7 @@ import t from 'tap';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { canTakeProcessCalls, PROCESS_PATH, takeProcessCalls, type ProcessCall } from '../../src/extproc/call';
 import { processCodec } from '../../src/extproc/proto';
+import { frameMessage } from '../support/h2-ext-proc-client';
 
 const OPTIONS = { maxMessageBytes: 65536, codec: processCodec() };
 
@@ -13,7 +14,7 @@ async function bound(server: Server): Promise<number> {
 }
 
 /** Opens a stream, half-closes it, and resolves with its response headers and trailers (or the headers of a trailers-only answer). */
-function exchange(session: ClientHttp2Session, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders | undefined }> {
+function exchange(session: ClientHttp2Session, headers: Record<string, string>, body?: Buffer): Promise<{ headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders | undefined }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':method': 'POST', te: 'trailers', ...headers });
     let response: IncomingHttpHeaders = {};
@@ -23,7 +24,7 @@ function exchange(session: ClientHttp2Session, headers: Record<string, string>):
     stream.on('error', reject);
     stream.on('close', () => resolve({ headers: response, trailers }));
     stream.resume();
-    stream.end();
+    stream.end(body);
   });
 }
 
@@ -71,4 +72,37 @@ t.test('Process streams go to open, every other stream to grpc-js', async (t) =>
   const plain = await exchange(session, { ':path': PROCESS_PATH, 'content-type': 'text/plain' });
   t.equal(plain.headers[':status'], 415, "a Process stream that is not gRPC gets grpc-js's 415");
   t.same(opened, ['orders'], 'neither reached open');
+});
+
+t.test('a listener that throws on a message ends that call with INTERNAL, not the process', async (t) => {
+  const server = new Server();
+  const port = await bound(server);
+  let calls = 0;
+  takeProcessCalls(
+    server,
+    () => {
+      calls++;
+      return {
+        message: () => {
+          throw new Error('boom');
+        },
+        halfClose: () => undefined,
+        closed: () => undefined,
+      };
+    },
+    OPTIONS,
+  );
+  const session = connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => {
+    session.close();
+    server.forceShutdown();
+  });
+  const headers = { ':path': PROCESS_PATH, 'content-type': 'application/grpc' };
+  const message = frameMessage({ request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/') }] }, end_of_stream: true } });
+  for (const attempt of [1, 2]) {
+    const answer = await exchange(session, headers, message);
+    t.equal(answer.headers['grpc-status'], '13', `attempt ${attempt}: INTERNAL`);
+    t.equal(decodeURI(String(answer.headers['grpc-message'])), 'internal error: boom');
+  }
+  t.equal(calls, 2, 'the server took the second call after the first threw');
 });
