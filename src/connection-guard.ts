@@ -9,20 +9,16 @@
 // private map; test/unit/connection-guard.test.ts holds that against the
 // installed grpc-js, and the caller logs when it is gone.
 import type { Server } from '@grpc/grpc-js';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
-
-interface GrpcServerInternals {
-  commonServerOptions?: Record<string, unknown>;
-  http2Servers?: Map<Http2Server, unknown>;
-}
+import type { ServerHttp2Session } from 'node:http2';
+import { http2OptionsOf, http2ServersOf } from './grpc-internals';
 
 /**
  * TLS servers only: Node's tls handshakeTimeout, set on the options grpc-js
  * gives http2.createSecureServer. Must run before bindAsync.
  */
 export function limitTlsHandshake(server: Server, timeoutMs: number): boolean {
-  const options = (server as unknown as GrpcServerInternals).commonServerOptions;
-  if (typeof options !== 'object' || options === null) return false;
+  const options = http2OptionsOf(server);
+  if (options === undefined) return false;
   options.handshakeTimeout = timeoutMs;
   return true;
 }
@@ -33,8 +29,8 @@ export function limitTlsHandshake(server: Server, timeoutMs: number): boolean {
  * Returns false when grpc-js no longer has the map of its http2 servers.
  */
 export function limitPreface(server: Server, timeoutMs: number, onReaped: () => void): boolean {
-  const servers = (server as unknown as GrpcServerInternals).http2Servers;
-  if (!(servers instanceof Map) || servers.size === 0) return false;
+  const servers = http2ServersOf(server);
+  if (servers === undefined || servers.size === 0) return false;
   const onSession = (session: ServerHttp2Session): void => {
     const timer = setTimeout(() => {
       if (session.destroyed) return;

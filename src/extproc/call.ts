@@ -8,6 +8,7 @@
 // grpc-timeout, trailers-only errors, statuses with grpc-js's codes and texts.
 import { constants as http2, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { status as GrpcStatus, type Server } from '@grpc/grpc-js';
+import { http2ServersOf, streamOpenedOf } from '../grpc-internals';
 import type { OutgoingResponse, ProcessingRequest } from './messages';
 
 export const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
@@ -259,18 +260,19 @@ export function closedByEnvoy(): Error {
   return new Error('invocation cancelled: Envoy closed the stream');
 }
 
-/** grpc-js's internals used here; test/unit/extproc-call.test.ts holds them against the installed grpc-js. */
-interface GrpcServerInternals {
-  http2Servers?: Map<Http2Server, unknown>;
-  onStreamOpened?: (stream: ServerHttp2Stream) => void;
-}
-
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
 
-/** Whether grpc-js still has what takeProcessCalls needs (after bindAsync). */
+/** grpc-js's http2 servers and stream accounting, once bound; undefined when it lacks them. */
+function takeable(server: Server): { servers: Iterable<Http2Server>; opened: (stream: ServerHttp2Stream) => void } | undefined {
+  const servers = http2ServersOf(server);
+  const opened = streamOpenedOf(server);
+  if (servers === undefined || servers.size === 0 || opened === undefined) return undefined;
+  return { servers: servers.keys(), opened };
+}
+
+/** Whether grpc-js still has what takeProcessCalls needs (after bindAsync); test/unit/extproc-call.test.ts holds it. */
 export function canTakeProcessCalls(server: Server): boolean {
-  const internals = server as unknown as GrpcServerInternals;
-  return internals.http2Servers instanceof Map && internals.http2Servers.size > 0 && typeof internals.onStreamOpened === 'function';
+  return takeable(server) !== undefined;
 }
 
 /**
@@ -280,17 +282,18 @@ export function canTakeProcessCalls(server: Server): boolean {
  * Throws when grpc-js no longer has the internals this needs.
  */
 export function takeProcessCalls(server: Server, open: Open, options: ProcessCallOptions): void {
-  if (!canTakeProcessCalls(server)) {
+  const internals = takeable(server);
+  if (internals === undefined) {
     throw new Error('this grpc-js does not expose its http2 servers: Process calls cannot be served (lambda-extproc is built for @grpc/grpc-js 1.14)');
   }
-  const internals = server as unknown as Required<GrpcServerInternals>;
-  for (const http2Server of internals.http2Servers.keys()) {
+  const { servers, opened } = internals;
+  for (const http2Server of servers) {
     const grpcHandlers = http2Server.listeners('stream') as StreamListener[];
     http2Server.removeAllListeners('stream');
     http2Server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
       const contentType = headers[http2.HTTP2_HEADER_CONTENT_TYPE];
       if (headers[http2.HTTP2_HEADER_PATH] === PROCESS_PATH && typeof contentType === 'string' && contentType.startsWith('application/grpc')) {
-        internals.onStreamOpened.call(server, stream);
+        opened(stream);
         new Http2ProcessCall(stream, headers, options).start(open);
         return;
       }

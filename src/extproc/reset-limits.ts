@@ -5,6 +5,7 @@
 // grpc-js (1.14) does not pass the option through, so it is set on the
 // options grpc-js hands to http2.createServer.
 import type { Server } from '@grpc/grpc-js';
+import { http2OptionsOf } from '../grpc-internals';
 
 export interface ResetLimits {
   /** streamResetBurst: resets allowed at once. */
@@ -25,18 +26,14 @@ export function supportsResetLimits(nodeVersion: string): boolean {
   return major > 22 || (major === 22 && minor >= 10);
 }
 
-/** The grpc-js internal read here; test/unit/extproc-reset-limits.test.ts holds it against the installed grpc-js. */
-interface GrpcServerInternals {
-  commonServerOptions?: Record<string, unknown>;
-}
-
 /**
  * Must run before bindAsync (grpc-js creates its http2 server at bind time).
  * Returns false when grpc-js no longer has the field, so the caller can say so.
  */
 export function raiseResetLimits(server: Server, limits: ResetLimits): boolean {
-  const options = (server as unknown as GrpcServerInternals).commonServerOptions;
-  if (typeof options !== 'object' || options === null) return false;
+  // The grpc-js internal used here; test/unit/extproc-reset-limits.test.ts holds it against the installed grpc-js.
+  const options = http2OptionsOf(server);
+  if (options === undefined) return false;
   options.streamResetBurst = limits.burst;
   options.streamResetRate = limits.rate;
   return true;
@@ -101,6 +98,5 @@ export function planResetLimits(input: ResetLimitsPlanInput): ResetLimitsPlan {
 
 /** Whether grpc-js still has the field raiseResetLimits writes, without writing it. */
 export function hasResetLimitInternals(server: Server): boolean {
-  const options = (server as unknown as GrpcServerInternals).commonServerOptions;
-  return typeof options === 'object' && options !== null;
+  return http2OptionsOf(server) !== undefined;
 }
