@@ -2,8 +2,8 @@
 // (with the test suite's independent verifier), answers {"response":"yes"}
 // with Amazon's headers on keep-alive connections, and records nothing but
 // counters. Tells its parent the port over IPC; GET /__stats reports counts.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveFakeLambda } from './fake-server';
 import { verifySigV4 } from '../test/fakes/sigv4';
 import { FUNCTION_NAME, FUNCTION_OUTPUT, KEY_ID, SECRET } from './fixtures';
 
@@ -59,16 +59,4 @@ function sendError(response: ServerResponse, status: number, type: string, messa
   response.end(text);
 }
 
-const server = createServer({ keepAlive: true }, (request, response) => {
-  const chunks: Buffer[] = [];
-  request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => handle(request, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), response));
-});
-// Longer than any client's idle timeout, so the server never closes a socket a client is about to reuse.
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ ready: true, port: (server.address() as AddressInfo).port });
-});
-process.on('disconnect', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+serveFakeLambda(handle);

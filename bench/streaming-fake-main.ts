@@ -7,8 +7,8 @@
 // PayloadChunk events of K bytes (frames encoded once, reused), at the pace
 // the socket drains, then InvokeComplete. Tells its parent the port over IPC;
 // GET /__stats reports counts.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveFakeLambda } from './fake-server';
 import { invokeComplete, payloadChunk, STREAM_PATH } from '../test/fakes/lambda-stream';
 import { verifySigV4 } from '../test/fakes/sigv4';
 import { FUNCTION_NAME, KEY_ID, SECRET } from './fixtures';
@@ -75,15 +75,4 @@ function handle(request: IncomingMessage, body: Buffer, response: ServerResponse
   pump();
 }
 
-const server = createServer({ keepAlive: true }, (request, response) => {
-  const chunks: Buffer[] = [];
-  request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => handle(request, Buffer.concat(chunks), response));
-});
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ ready: true, port: (server.address() as AddressInfo).port });
-});
-process.on('disconnect', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+serveFakeLambda(handle);

@@ -15,7 +15,7 @@ import type { BenchOptions } from './options';
 import { forkReady, jobChannel, startSidecar, stopChild, type StartedSidecar } from './processes';
 import { cpuMicrosOf } from './proc-stats';
 import { describeMachine, type Machine } from './report';
-import { writeStreamingConfig } from './streaming-config';
+import { writeStreamingConfig } from './sidecar-config';
 import type { BulkJob, BulkResult, FirstChunkJob, FirstChunkResult, StreamingJob, Target } from './streaming-load';
 import { bytesPerSecond, percentiles, summarizeFirstChunk, summarizeRss, type FirstChunkRound, type FirstChunkSummary, type RssSummary } from './streaming-summary';
 
